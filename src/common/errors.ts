@@ -16,6 +16,7 @@ export const ERROR_STATUS = {
   UnsupportedMediaType: 415,
   RangeNotSatisfiable: 416,
   TooManyRequests: 429,
+  InternalServerError: 500,
   NotImplemented: 501,
   ServiceUnavailable: 503,
 } as const;
@@ -37,6 +38,7 @@ export const ERROR_TITLE: Record<ErrorKind, string> = {
   UnsupportedMediaType: 'Unsupported Media Type',
   RangeNotSatisfiable: 'Requested Range Not Satisfiable',
   TooManyRequests: 'Too Many Requests',
+  InternalServerError: 'Internal Server Error',
   NotImplemented: 'Not Implemented',
   ServiceUnavailable: 'Service Unavailable',
 };

@@ -1,0 +1,142 @@
+// What the CLI commands do. Kept apart from argument parsing so tests can call them.
+
+import { mkdirSync, writeFileSync, readFileSync, existsSync, chmodSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { loadConfig, advertisedHost, type Config } from '../common/config.js';
+import { createLogger } from '../common/log.js';
+import { InMemoryBus } from '../common/bus/index.js';
+import { openDatabase } from '../common/db/index.js';
+import { createIdentityService } from '../identity/service.js';
+import { bootstrap } from '../identity/bootstrap.js';
+import { rotateKeys, setupKeyRepository } from '../identity/token/keys.js';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Opts = Record<string, any>;
+
+const int = (v: unknown) => (v === undefined ? undefined : Number(v));
+
+export function configFrom(o: Opts): Config {
+  return loadConfig({
+    configFile: o.config,
+    overrides: {
+      DEFAULT: { data_dir: o.dataDir, host: o.host, public_host: o.publicHost },
+      database: { url: o.db },
+      identity: { admin_password: o.adminPassword, port: int(o.port), admin_port: int(o.adminPort) },
+    },
+  });
+}
+
+function readOpenrcPassword(file: string): string | undefined {
+  if (!existsSync(file)) return undefined;
+  const m = /^export OS_PASSWORD='((?:[^']|'\\'')*)'$/m.exec(readFileSync(file, 'utf8'));
+  return m ? m[1]!.replace(/'\\''/g, "'") : undefined;
+}
+
+const shq = (s: string) => `'${s.replace(/'/g, "'\\''")}'`;
+
+export function writeOpenrc(file: string, c: Config, password: string): void {
+  const url = `http://${advertisedHost(c)}:${c.identity.port}/v3`;
+  const lines = [
+    '# monostack admin credentials: `source` this file, then use the openstack CLI.',
+    `export OS_USERNAME=${shq(c.identity.admin_user)}`,
+    `export OS_PASSWORD=${shq(password)}`,
+    `export OS_PROJECT_NAME=${shq(c.identity.admin_project)}`,
+    'export OS_USER_DOMAIN_NAME=Default',
+    'export OS_PROJECT_DOMAIN_NAME=Default',
+    `export OS_AUTH_URL=${url}`,
+    'export OS_IDENTITY_API_VERSION=3',
+    `export OS_REGION_NAME=${shq(c.DEFAULT.region)}`,
+    '',
+  ];
+  writeFileSync(file, lines.join('\n'), { mode: 0o600 });
+  chmodSync(file, 0o600);
+}
+
+/** The catalog entries of the services this process runs. */
+export function catalogServices(c: Config) {
+  const host = advertisedHost(c);
+  const out = [];
+  if (c.DEFAULT.enabled_services.includes('identity')) {
+    const url = `http://${host}:${c.identity.port}/v3/`;
+    out.push({ type: 'identity', name: 'keystone', description: 'OpenStack Identity (monostack)', urls: { public: url, internal: url, admin: url } });
+  }
+  return out;
+}
+
+export async function upCommand(o: Opts): Promise<void> {
+  const c = configFrom(o);
+  mkdirSync(c.DEFAULT.data_dir, { recursive: true, mode: 0o700 });
+  const log = createLogger(c.DEFAULT.log_level, join(c.DEFAULT.data_dir, 'logs', 'monostack.log'));
+  const bus = new InMemoryBus();
+  const database = await openDatabase(c.database.url, c.DEFAULT.data_dir);
+  const openrc = join(c.DEFAULT.data_dir, 'openrc');
+  const password = c.identity.admin_password || readOpenrcPassword(openrc) || randomBytes(12).toString('base64url');
+
+  const identity = await createIdentityService(c, log, bus, database);
+  await bootstrap(identity.ctx, {
+    adminUser: c.identity.admin_user, adminPassword: password, adminProject: c.identity.admin_project,
+    adminRole: c.identity.admin_role, region: c.DEFAULT.region, services: catalogServices(c),
+  });
+  await identity.listen(c.DEFAULT.host, c.identity.port, c.identity.admin_port || undefined);
+  writeOpenrc(openrc, c, password);
+
+  const host = advertisedHost(c);
+  const out = (s: string) => process.stdout.write(s + '\n');
+  out(`database  ${database.display}`);
+  out(`identity  http://${host}:${c.identity.port}/v3` + (c.identity.admin_port ? `  (admin port ${c.identity.admin_port})` : ''));
+  out(`monostack ready: source ${openrc} and use the openstack CLI`);
+
+  let stopping = false;
+  const stop = async (sig: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ sig }, 'shutting down');
+    try {
+      await identity.close();
+      await bus.close();
+      await database.close();
+    } finally {
+      out('monostack stopped');
+      log.flush?.();
+      process.exit(0);
+    }
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+}
+
+export async function bootstrapCommand(o: Opts): Promise<void> {
+  const c = configFrom(o);
+  mkdirSync(c.DEFAULT.data_dir, { recursive: true, mode: 0o700 });
+  const log = createLogger('warn');
+  const database = await openDatabase(c.database.url, c.DEFAULT.data_dir);
+  const identity = await createIdentityService(c, log, new InMemoryBus(), database);
+  const services = catalogServices(c);
+  const idSvc = services.find((s) => s.type === 'identity');
+  if (idSvc) {
+    idSvc.urls.public = o.bootstrapPublicUrl ?? idSvc.urls.public;
+    idSvc.urls.internal = o.bootstrapInternalUrl ?? o.bootstrapPublicUrl ?? idSvc.urls.internal;
+    idSvc.urls.admin = o.bootstrapAdminUrl ?? o.bootstrapPublicUrl ?? idSvc.urls.admin;
+  }
+  await bootstrap(identity.ctx, {
+    adminUser: o.bootstrapUsername, adminPassword: o.bootstrapPassword, adminProject: o.bootstrapProjectName,
+    adminRole: o.bootstrapRoleName, region: o.bootstrapRegionId, services,
+  });
+  await identity.close();
+  await database.close();
+  process.stdout.write('bootstrap complete\n');
+}
+
+export async function fernetCommand(action: 'setup' | 'rotate', o: Opts): Promise<void> {
+  const c = configFrom(o);
+  const dir = c.identity.key_repository;
+  if (action === 'setup') {
+    const created = setupKeyRepository(dir, c.identity.max_active_keys);
+    process.stdout.write(created ? `created key repository ${dir}\n` : `key repository ${dir} already set up\n`);
+  } else {
+    setupKeyRepository(dir, c.identity.max_active_keys);
+    const r = rotateKeys(dir, c.identity.max_active_keys);
+    process.stdout.write(`rotated ${dir}: primary key is now ${r.primary}${r.purged.length ? `, purged ${r.purged.join(', ')}` : ''}\n`);
+  }
+}

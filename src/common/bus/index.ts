@@ -1,0 +1,80 @@
+// The message bus between services and agents: cast (fire and forget to one consumer of a topic),
+// call (request/response with a timeout) and fanout (every subscriber). In-memory within one
+// process (`monostack up`); an AMQP implementation of the same interface joins separate hosts.
+
+export type Handler = (msg: unknown) => unknown | Promise<unknown>;
+
+export interface Bus {
+  /** Delivers to one consumer of the topic (round robin); never waits for the result. */
+  cast(topic: string, msg: unknown): Promise<void>;
+  /** Delivers to one consumer and waits for its answer. */
+  call<T = unknown>(topic: string, msg: unknown, timeoutMs?: number): Promise<T>;
+  /** Delivers to every subscriber of the exchange. */
+  fanout(exchange: string, msg: unknown): Promise<void>;
+  /** Consumes a topic (cast/call). Returns an unsubscribe function. */
+  consume(topic: string, handler: Handler): () => void;
+  /** Subscribes to a fanout exchange. Returns an unsubscribe function. */
+  subscribe(exchange: string, handler: Handler): () => void;
+  close(): Promise<void>;
+}
+
+export class BusTimeout extends Error {}
+export class NoConsumer extends Error {}
+
+export class InMemoryBus implements Bus {
+  private consumers = new Map<string, Handler[]>();
+  private next = new Map<string, number>();
+  private subscribers = new Map<string, Set<Handler>>();
+
+  private pick(topic: string): Handler {
+    const list = this.consumers.get(topic);
+    if (!list || list.length === 0) throw new NoConsumer(`no consumer for topic ${topic}`);
+    const i = (this.next.get(topic) ?? 0) % list.length;
+    this.next.set(topic, i + 1);
+    return list[i]!;
+  }
+
+  async cast(topic: string, msg: unknown): Promise<void> {
+    const h = this.pick(topic);
+    // Delivered on a later tick, as a broker would: the caster never runs the handler inline.
+    setImmediate(() => { void Promise.resolve().then(() => h(structuredClone(msg))).catch(() => undefined); });
+  }
+
+  async call<T>(topic: string, msg: unknown, timeoutMs = 60_000): Promise<T> {
+    const h = this.pick(topic);
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      return await Promise.race([
+        Promise.resolve().then(() => h(structuredClone(msg))) as Promise<T>,
+        new Promise<never>((_, rej) => { timer = setTimeout(() => rej(new BusTimeout(`call ${topic} timed out after ${timeoutMs} ms`)), timeoutMs); }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async fanout(exchange: string, msg: unknown): Promise<void> {
+    for (const h of this.subscribers.get(exchange) ?? []) {
+      setImmediate(() => { void Promise.resolve().then(() => h(structuredClone(msg))).catch(() => undefined); });
+    }
+  }
+
+  consume(topic: string, handler: Handler): () => void {
+    const list = this.consumers.get(topic) ?? [];
+    list.push(handler);
+    this.consumers.set(topic, list);
+    return () => { this.consumers.set(topic, (this.consumers.get(topic) ?? []).filter((h) => h !== handler)); };
+  }
+
+  subscribe(exchange: string, handler: Handler): () => void {
+    const set = this.subscribers.get(exchange) ?? new Set();
+    set.add(handler);
+    this.subscribers.set(exchange, set);
+    return () => { set.delete(handler); };
+  }
+
+  async close(): Promise<void> {
+    this.consumers.clear();
+    this.subscribers.clear();
+  }
+}

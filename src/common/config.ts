@@ -1,0 +1,168 @@
+// One configuration file (INI, like every OpenStack service's), every option declared here once with
+// its default and meaning; `monostack config sample` prints this table as a documented file, so the
+// docs cannot drift from the code. Precedence: defaults < file < environment < command line.
+// Environment: MONOSTACK_<SECTION>_<OPTION>, e.g. MONOSTACK_DATABASE_URL, MONOSTACK_IDENTITY_PORT.
+
+import { readFileSync, existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+type OptType = 'string' | 'int' | 'bool' | 'list';
+interface OptDef { type: OptType; default: string | number | boolean | string[]; help: string }
+
+export const OPTIONS = {
+  DEFAULT: {
+    data_dir: { type: 'string', default: '', help: 'Where state lives (database, keys, stores). Empty: ~/.monostack, or --data-dir.' },
+    host: { type: 'string', default: '127.0.0.1', help: 'Address the APIs listen on and advertise in the catalog.' },
+    public_host: { type: 'string', default: '', help: 'Host name put in catalog URLs when it differs from `host` (e.g. "controller").' },
+    enabled_services: { type: 'list', default: ['identity'], help: 'Services this process runs.' },
+    region: { type: 'string', default: 'RegionOne', help: 'Region the catalog endpoints are registered in.' },
+    log_level: { type: 'string', default: 'info', help: 'trace, debug, info, warn, error.' },
+    max_request_body_size: { type: 'int', default: 114688, help: 'Largest JSON body accepted, in bytes (Keystone\'s default); larger gets 413.' },
+  },
+  database: {
+    url: { type: 'string', default: 'sqlite:', help: 'sqlite: (a file in data_dir), sqlite:/path/file.db, postgres://user:pw@host/db or mysql://user:pw@host/db.' },
+  },
+  identity: {
+    port: { type: 'int', default: 5000, help: 'Keystone v3 API port.' },
+    admin_port: { type: 'int', default: 35357, help: 'The legacy admin port, same API (0 disables it).' },
+    admin_user: { type: 'string', default: 'admin', help: 'Bootstrap admin user name.' },
+    admin_password: { type: 'string', default: '', help: 'Bootstrap admin password. Empty on first start: a random one is generated and written to data_dir/openrc.' },
+    admin_project: { type: 'string', default: 'admin', help: 'Bootstrap admin project.' },
+    admin_role: { type: 'string', default: 'admin', help: 'Bootstrap admin role (implies member, which implies reader).' },
+    token_expiration: { type: 'int', default: 3600, help: 'Token lifetime in seconds.' },
+    allow_expired_window: { type: 'int', default: 172800, help: 'Seconds after expiry a service may still validate a token with allow_expired=1.' },
+    allow_rescope_scoped_token: { type: 'bool', default: true, help: 'Whether a scoped token may be exchanged for another scope.' },
+    key_repository: { type: 'string', default: '', help: 'Fernet key directory. Empty: data_dir/fernet-keys.' },
+    max_active_keys: { type: 'int', default: 3, help: 'Keys kept by `monostack fernet rotate` (primary + secondaries + staged).' },
+    auth_methods: { type: 'list', default: ['external', 'password', 'token', 'oauth1', 'mapped', 'application_credential'], help: 'Auth methods, in Keystone order (the order defines the token method codes).' },
+    password_hash_algorithm: { type: 'string', default: 'bcrypt', help: 'bcrypt (Keystone\'s default, its hashes verify) or scrypt.' },
+    password_hash_rounds: { type: 'int', default: 12, help: 'bcrypt cost (log2 rounds); Keystone\'s default is 12.' },
+    max_password_length: { type: 'int', default: 4096, help: 'Longest password accepted.' },
+    list_limit: { type: 'int', default: 0, help: 'Cap on list results (0: none), as Keystone\'s [DEFAULT] list_limit.' },
+    policy_file: { type: 'string', default: '', help: 'Operator policy overrides (YAML or JSON, Keystone rule names).' },
+    enforce_scope: { type: 'bool', default: false, help: 'Refuse tokens whose scope the rule does not allow (oslo.policy enforce_scope).' },
+    enforce_new_defaults: { type: 'bool', default: false, help: 'Ignore deprecated (pre secure-RBAC) rules.' },
+    lockout_failure_attempts: { type: 'int', default: 0, help: 'Failed password logins before a user is locked (0: never).' },
+    lockout_duration: { type: 'int', default: 1800, help: 'Seconds a locked user stays locked.' },
+    password_expires_days: { type: 'int', default: 0, help: 'Days a password is valid (0: forever).' },
+    unique_last_password_count: { type: 'int', default: 0, help: 'A new password must differ from this many previous ones (0/1: only from the current).' },
+    minimum_password_age: { type: 'int', default: 0, help: 'Days before a user may change its password again.' },
+    password_regex: { type: 'string', default: '', help: 'A regular expression new passwords must match.' },
+    password_regex_description: { type: 'string', default: '', help: 'What password_regex demands, in words, for the error message.' },
+    change_password_upon_first_use: { type: 'bool', default: false, help: 'Users created or reset by an admin must change their password first.' },
+    disable_user_account_days_inactive: { type: 'int', default: 0, help: 'Disable users inactive this many days (0: never).' },
+  },
+  auth_cache: {
+    ttl: { type: 'int', default: 300, help: 'Seconds a service keeps a validated token (revocations clear it at once over the bus).' },
+    max_entries: { type: 'int', default: 10000, help: 'Validated tokens kept per service.' },
+  },
+} satisfies Record<string, Record<string, OptDef>>;
+
+type Opts = typeof OPTIONS;
+type ValueOf<D> = D extends { type: 'int' } ? number : D extends { type: 'bool' } ? boolean : D extends { type: 'list' } ? string[] : string;
+export type Config = { [S in keyof Opts]: { [K in keyof Opts[S]]: ValueOf<Opts[S][K]> } } & { configFile?: string };
+
+function convert(def: OptDef, raw: string, where: string): string | number | boolean | string[] {
+  switch (def.type) {
+    case 'int': {
+      const n = Number(raw);
+      if (!Number.isInteger(n)) throw new Error(`${where}: expected an integer, got "${raw}"`);
+      return n;
+    }
+    case 'bool': {
+      const v = raw.trim().toLowerCase();
+      if (['1', 'true', 'yes', 'on'].includes(v)) return true;
+      if (['0', 'false', 'no', 'off'].includes(v)) return false;
+      throw new Error(`${where}: expected true or false, got "${raw}"`);
+    }
+    case 'list':
+      return raw.split(',').map((s) => s.trim()).filter(Boolean);
+    default:
+      return raw;
+  }
+}
+
+/** Parses INI text into section -> key -> raw value. `#` and `;` start comments. */
+export function parseIni(text: string): Record<string, Record<string, string>> {
+  const out: Record<string, Record<string, string>> = {};
+  let section = 'DEFAULT';
+  for (const [i, line0] of text.split(/\r?\n/).entries()) {
+    const line = line0.trim();
+    if (!line || line.startsWith('#') || line.startsWith(';')) continue;
+    const sec = /^\[([^\]]+)\]$/.exec(line);
+    if (sec) { section = sec[1]!.trim(); continue; }
+    const eq = line.indexOf('=');
+    if (eq < 0) throw new Error(`line ${i + 1}: expected "key = value"`);
+    (out[section] ??= {})[line.slice(0, eq).trim()] = line.slice(eq + 1).trim();
+  }
+  return out;
+}
+
+export interface LoadOptions {
+  configFile?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Command-line values, section -> key -> value, already typed. */
+  overrides?: Record<string, Record<string, unknown>>;
+}
+
+export function loadConfig(opts: LoadOptions = {}): Config {
+  const env = opts.env ?? process.env;
+  const cfg: Record<string, Record<string, unknown>> = {};
+  for (const [s, defs] of Object.entries(OPTIONS)) {
+    cfg[s] = {};
+    for (const [k, d] of Object.entries(defs as Record<string, OptDef>)) {
+      cfg[s]![k] = Array.isArray(d.default) ? [...d.default] : d.default;
+    }
+  }
+  const file = opts.configFile ?? env.MONOSTACK_CONFIG;
+  if (file) {
+    if (!existsSync(file)) throw new Error(`config file not found: ${file}`);
+    const ini = parseIni(readFileSync(file, 'utf8'));
+    for (const [s, kv] of Object.entries(ini)) {
+      const defs = (OPTIONS as Record<string, Record<string, OptDef>>)[s];
+      if (!defs) throw new Error(`${file}: unknown section [${s}]`);
+      for (const [k, v] of Object.entries(kv)) {
+        const d = defs[k];
+        if (!d) throw new Error(`${file}: unknown option ${k} in [${s}]`);
+        cfg[s]![k] = convert(d, v, `${file} [${s}] ${k}`);
+      }
+    }
+  }
+  for (const [s, defs] of Object.entries(OPTIONS)) {
+    for (const [k, d] of Object.entries(defs as Record<string, OptDef>)) {
+      const name = `MONOSTACK_${s.toUpperCase()}_${k.toUpperCase()}`;
+      const v = env[name];
+      if (v !== undefined) cfg[s]![k] = convert(d, v, name);
+    }
+  }
+  for (const [s, kv] of Object.entries(opts.overrides ?? {})) {
+    for (const [k, v] of Object.entries(kv)) if (v !== undefined) cfg[s]![k] = v;
+  }
+  const c = cfg as unknown as Config;
+  c.DEFAULT.data_dir = resolve(c.DEFAULT.data_dir || join(homedir(), '.monostack'));
+  if (!c.identity.key_repository) c.identity.key_repository = join(c.DEFAULT.data_dir, 'fernet-keys');
+  c.configFile = file;
+  return c;
+}
+
+/** A documented sample config file, generated from OPTIONS. */
+export function sampleConfig(): string {
+  const lines = ['# monostack configuration. Every option, with its default.', '# Environment overrides: MONOSTACK_<SECTION>_<OPTION>.', ''];
+  for (const [s, defs] of Object.entries(OPTIONS)) {
+    lines.push(`[${s}]`);
+    for (const [k, d] of Object.entries(defs as Record<string, OptDef>)) {
+      lines.push(`# ${d.help}`);
+      lines.push(`#${k} = ${Array.isArray(d.default) ? d.default.join(',') : String(d.default)}`);
+    }
+    lines.push('');
+  }
+  return lines.join('\n');
+}
+
+/** The host name to put in URLs others use to reach us. */
+export function advertisedHost(c: Config): string {
+  if (c.DEFAULT.public_host) return c.DEFAULT.public_host;
+  const h = c.DEFAULT.host;
+  return h === '0.0.0.0' || h === '::' ? '127.0.0.1' : h;
+}

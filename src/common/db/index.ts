@@ -1,0 +1,123 @@
+// One database handle for every service: Kysely over SQLite (embedded default), PostgreSQL or
+// MariaDB/MySQL, chosen by URL. Each service owns its tables and runs its own migrations, tracked
+// in its own migration table, so services can later live in separate databases.
+
+import { Kysely, Migrator, SqliteDialect, PostgresDialect, MysqlDialect, type Migration, type Dialect } from 'kysely';
+import SQLite from 'better-sqlite3';
+import pg from 'pg';
+import { createPool } from 'mysql2';
+import { join } from 'node:path';
+import { mkdirSync } from 'node:fs';
+
+export type Engine = 'sqlite' | 'postgres' | 'mysql';
+
+export interface Database {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  db: Kysely<any>;
+  engine: Engine;
+  /** The URL with its password hidden, for logs. */
+  display: string;
+  close(): Promise<void>;
+}
+
+export function engineOf(url: string): Engine {
+  if (url.startsWith('sqlite:')) return 'sqlite';
+  if (/^postgres(ql)?:\/\//.test(url)) return 'postgres';
+  if (/^(mysql|mariadb)(\+pymysql)?:\/\//.test(url)) return 'mysql';
+  throw new Error(`unsupported database URL "${url}": use sqlite:, postgres://... or mysql://...`);
+}
+
+function hidePassword(url: string): string {
+  return url.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@');
+}
+
+/** Creates the named database when the server does not have it yet (first start). */
+async function ensureServerDatabase(engine: Engine, url: string): Promise<void> {
+  const u = new URL(url.replace(/^mariadb/, 'mysql').replace('+pymysql', ''));
+  const name = decodeURIComponent(u.pathname.replace(/^\//, ''));
+  if (!name) throw new Error(`database URL names no database: ${hidePassword(url)}`);
+  if (!/^[A-Za-z0-9_]+$/.test(name)) throw new Error(`database name must be [A-Za-z0-9_]: ${name}`);
+  if (engine === 'postgres') {
+    const admin = new URL(u.toString());
+    admin.pathname = '/postgres';
+    const client = new pg.Client({ connectionString: admin.toString() });
+    await client.connect();
+    try {
+      const r = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+      if (r.rowCount === 0) await client.query(`CREATE DATABASE "${name}"`);
+    } catch (e) {
+      if ((e as { code?: string }).code !== '42P04') throw e; // created concurrently
+    } finally {
+      await client.end();
+    }
+  } else {
+    const pool = createPool({ host: u.hostname, port: Number(u.port || 3306), user: decodeURIComponent(u.username), password: decodeURIComponent(u.password) });
+    try {
+      await pool.promise().query(`CREATE DATABASE IF NOT EXISTS \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`);
+    } finally {
+      await pool.promise().end();
+    }
+  }
+}
+
+export async function openDatabase(url: string, dataDir: string): Promise<Database> {
+  const engine = engineOf(url);
+  let dialect: Dialect;
+  if (engine === 'sqlite') {
+    const rest = url.slice('sqlite:'.length).replace(/^\/\//, '');
+    let file = rest || join(dataDir, 'monostack.sqlite');
+    if (file !== ':memory:') {
+      mkdirSync(join(file, '..'), { recursive: true });
+    }
+    const sqlite = new SQLite(file);
+    sqlite.pragma('journal_mode = WAL');
+    sqlite.pragma('synchronous = NORMAL');
+    sqlite.pragma('foreign_keys = ON');
+    sqlite.pragma('busy_timeout = 5000');
+    dialect = new SqliteDialect({ database: sqlite });
+    file = file === ':memory:' ? file : file;
+  } else if (engine === 'postgres') {
+    await ensureServerDatabase(engine, url);
+    dialect = new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max: 10 }) });
+  } else {
+    await ensureServerDatabase(engine, url);
+    const u = new URL(url.replace(/^mariadb/, 'mysql').replace('+pymysql', ''));
+    dialect = new MysqlDialect({
+      pool: createPool({
+        host: u.hostname, port: Number(u.port || 3306), user: decodeURIComponent(u.username),
+        password: decodeURIComponent(u.password), database: decodeURIComponent(u.pathname.slice(1)),
+        connectionLimit: 10, charset: 'utf8mb4_bin',
+      }),
+    });
+  }
+  const db = new Kysely({ dialect });
+  return { db, engine, display: hidePassword(url), close: () => db.destroy() };
+}
+
+/** Runs a service's migrations (name-ordered) to the newest, tracked in `<service>_migration`. */
+export async function migrateService(d: Database, service: string, migrations: Record<string, Migration>): Promise<string[]> {
+  const migrator = new Migrator({
+    db: d.db,
+    provider: { getMigrations: async () => migrations },
+    migrationTableName: `${service}_migration`,
+    migrationLockTableName: `${service}_migration_lock`,
+  });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) throw error;
+  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}
+
+/** True when a write failed on a unique constraint (the same name twice, a duplicate id). */
+export function isUniqueViolation(e: unknown): boolean {
+  const err = e as { code?: string; errno?: number };
+  return err?.code === 'SQLITE_CONSTRAINT_UNIQUE' || err?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || err?.code === '23505' || err?.errno === 1062;
+}
+
+/** True when a write failed on a foreign key. */
+export function isForeignKeyViolation(e: unknown): boolean {
+  const err = e as { code?: string; errno?: number };
+  return err?.code === 'SQLITE_CONSTRAINT_FOREIGNKEY' || err?.code === '23503' || err?.errno === 1451 || err?.errno === 1452;
+}
+
+/** Timestamps are stored as fixed-width ISO-8601 UTC strings: portable and ordered as text. */
+export const nowIso = (): string => new Date().toISOString();
