@@ -142,7 +142,8 @@ test('validate_token: a service, an admin, a system reader, or the token\'s own 
   assert.equal(zed.check('identity:validate_token', target, onProject(MEMBER, 'u8')), false);
   assert.equal(zed.check('identity:validate_token', target, onProject(ADMIN, 'u8')), true);
   assert.equal(zed.check('identity:validate_token', target, onSystem(READER)), true);
-  assert.equal(zed.check('identity:check_token', target, onProject(['service'], 'nova')), true); // deprecated rule
+  // HEAD (check_token) is not open to services, unlike GET (validate_token), in Keystone too.
+  assert.equal(zed.check('identity:check_token', target, onProject(['service'], 'nova')), false);
   assert.equal(zed.check('identity:check_token', target, onProject(MEMBER, 'u7')), true);
   assert.equal(zed.check('identity:revoke_token', target, onProject(MEMBER, 'u7')), true);
   assert.equal(zed.check('identity:revoke_token', target, onProject(['service'], 'nova')), false);
@@ -248,4 +249,42 @@ test("an operator's Keystone policy.yaml applies unchanged", () => {
   assert.equal(e.check('identity:create_project', {}, onProject(MEMBER)), true);
   // Base-rule overrides reach every rule that references them.
   assert.equal(e.check('identity:create_region', {}, onProject(['cloud_admin'])), true);
+});
+
+test('with no target, a project admin may do everything Keystone Zed allows it, a member only the open APIs', () => {
+  // Computed with Keystone 22's rules under oslo.policy (enforce_scope and enforce_new_defaults off).
+  const adminDenied = [
+    'service_role',
+    'owner',
+    'token_subject',
+    'identity:get_access_rule',
+    'identity:list_access_rules',
+    'identity:delete_access_rule',
+    'identity:create_application_credential',
+    'identity:create_trust',
+  ];
+  const memberAllowed = [
+    'identity:get_auth_catalog',
+    'identity:get_auth_projects',
+    'identity:get_auth_domains',
+    'identity:get_auth_system',
+    'identity:get_security_compliance_domain_config',
+    'identity:get_limit_model',
+    'identity:list_limits',
+    'identity:get_region',
+    'identity:list_regions',
+    'identity:get_registered_limit',
+    'identity:list_registered_limits',
+    'identity:list_projects_for_user',
+    'identity:list_domains_for_user',
+  ];
+  const names = identityPolicies.map((r) => r.name);
+  assert.deepEqual(
+    names.filter((n) => !zed.check(n, {}, onProject(ADMIN))),
+    adminDenied,
+  );
+  assert.deepEqual(
+    names.filter((n) => zed.check(n, {}, onProject(MEMBER))),
+    memberAllowed,
+  );
 });

@@ -292,15 +292,14 @@ function refsOf(check: Check, out: string[] = []): string[] {
   return out;
 }
 
-/** Tarjan's strongly connected components: rules that reach themselves through rule: references. */
-function cyclicGroups(graph: Map<string, string[]>): Map<string, number> {
+/** Rules that reach themselves through rule: references (Tarjan's strongly connected components). */
+function rulesOnCycles(graph: Map<string, string[]>): Set<string> {
   const index = new Map<string, number>();
   const low = new Map<string, number>();
   const onStack = new Set<string>();
   const stack: string[] = [];
-  const group = new Map<string, number>();
+  const cyclic = new Set<string>();
   let counter = 0;
-  let groups = 0;
   const visit = (v: string): void => {
     index.set(v, counter);
     low.set(v, counter);
@@ -324,15 +323,11 @@ function cyclicGroups(graph: Map<string, string[]>): Map<string, number> {
         onStack.delete(w);
         members.push(w);
       } while (w !== v);
-      const selfLoop = (graph.get(v) ?? []).includes(v);
-      if (members.length > 1 || selfLoop) {
-        for (const m of members) group.set(m, groups);
-        groups++;
-      }
+      if (members.length > 1 || (graph.get(v) ?? []).includes(v)) for (const m of members) cyclic.add(m);
     }
   };
   for (const v of graph.keys()) if (!index.has(v)) visit(v);
-  return group;
+  return cyclic;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -433,11 +428,11 @@ export class Enforcer {
 
     const graph = new Map<string, string[]>();
     for (const [name, c] of checks) graph.set(name, refsOf(c));
-    const cycles = cyclicGroups(graph);
+    const cycles = rulesOnCycles(graph);
     const undefinedRefs = [...graph].filter(([, refs]) => refs.some((r) => !checks.has(r))).map(([n]) => n);
     if (undefinedRefs.length) this.log.warn(`Policies ${undefinedRefs.join(', ')} reference a rule that is not defined.`);
     if (cycles.size) {
-      this.log.warn(`Policies ${[...cycles.keys()].join(', ')} are part of a cyclical reference; those references deny.`);
+      this.log.warn(`Policies ${[...cycles].join(', ')} are part of a cyclical reference and deny.`);
     }
 
     // Compile each rule once, referenced rules first, so rule:NAME links straight to its closure.
@@ -449,15 +444,14 @@ export class Enforcer {
       if (done) return done;
       inProgress.add(name);
       const check = checks.get(name)!;
-      const group = cycles.get(name);
-      const fn = compile(check, (ref) => {
-        const target = checks.has(ref) ? ref : hasDefault ? this.defaultRuleName : undefined;
-        if (target === undefined) return NEVER;
-        // A reference back into its own cycle would never terminate (oslo overflows the stack).
-        if (group !== undefined && cycles.get(target) === group) return NEVER;
-        if (inProgress.has(target)) return NEVER; // unreachable once cycles are cut; kept as a guard
-        return compileRule(target).fn;
-      });
+      // A rule on a cycle never terminates in oslo (RecursionError, a 500): here it denies.
+      const fn = cycles.has(name)
+        ? NEVER
+        : compile(check, (ref) => {
+            const target = checks.has(ref) ? ref : hasDefault ? this.defaultRuleName : undefined;
+            if (target === undefined || inProgress.has(target)) return NEVER;
+            return compileRule(target).fn;
+          });
       inProgress.delete(name);
       const r = { check, fn };
       compiled.set(name, r);
@@ -478,8 +472,8 @@ export class Enforcer {
         `Policy "${dep.name}" was renamed to "${name}"; the override of "${dep.name}" applies to "${name}". ` +
           `Rename it in the policy file.`,
       );
-      const s = checkToString(overriddenOld);
-      if (s !== checkToString(d.deprecated) && s !== `rule:${name}` && !fileChecks.has(name)) return overriddenOld;
+      // Unless the override just points at the new name (as generated sample files do).
+      if (checkToString(overriddenOld) !== `rule:${name}` && !fileChecks.has(name)) return overriddenOld;
     }
     if (!this.opts.enforceNewDefaults && dep.checkStr !== d.rule.checkStr && !fileChecks.has(name)) {
       return { type: 'or', checks: [d.check, d.deprecated] };
