@@ -94,6 +94,12 @@ export function credentialsOf(t: TokenData | undefined): Credentials {
     roles: t.roles.map((r) => r.name),
     is_admin: false,
     trust_id: t.trust?.id ?? null,
+    // Rules such as identity:get_domain read the token's own shape (token.project.domain.id).
+    token: {
+      user: { id: t.userId, domain: { id: t.user.domain.id } },
+      ...(t.project ? { project: { id: t.project.id, domain: { id: t.project.domain.id } } } : {}),
+      ...(t.domain ? { domain: { id: t.domain.id } } : {}),
+    },
   };
 }
 

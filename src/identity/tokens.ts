@@ -175,7 +175,7 @@ export class TokenService {
     const domainIds = [data.user.domain.id];
     if (data.project) domainIds.push(data.project.domain.id);
     if (data.domain) domainIds.push(data.domain.id);
-    if (this.revocations.isRevoked({
+    if (mode === 'validate' && this.revocations.isRevoked({
       userId: p.userId, projectId: p.projectId, domainIds, roleIds: data.roles.map((r) => r.id),
       trustId: p.trustId, trustorId: data.trust?.trustor_user_id, trusteeId: data.trust?.trustee_user_id,
       consumerId: data.oauth?.consumerId, accessTokenId: p.accessTokenId,
@@ -223,8 +223,6 @@ export class TokenService {
     if (d.project || d.domain || d.system) {
       t.roles = d.roles.map((r) => ({ id: r.id, name: r.name }));
       if (withCatalog) t.catalog = await this.catalogFor(d);
-    } else if (withCatalog) {
-      t.catalog = [];
     }
     if (d.trust) {
       t['OS-TRUST:trust'] = {

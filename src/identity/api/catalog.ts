@@ -197,10 +197,15 @@ export function registerCatalog(app: FastifyInstance, ctx: IdentityContext): voi
       const s = await ctx.db.selectFrom('service').select('id').where('id', '=', body.service_id).executeTakeFirst();
       if (!s) throw new ApiError('BadRequest', `Could not find service: ${body.service_id}.`);
     }
+    // Keystone creates a region an endpoint names when it does not exist yet.
     const region = body.region_id ?? body.region;
     if (region) {
       const r = await ctx.db.selectFrom('region').select('id').where('id', '=', region).executeTakeFirst();
-      if (!r) throw new ApiError('BadRequest', `Could not find region: ${region}.`);
+      if (!r) {
+        try {
+          await ctx.db.insertInto('region').values({ id: region, description: '', parent_region_id: null, extra: '{}' }).execute();
+        } catch (e) { if (!isUniqueViolation(e)) throw e; }
+      }
     }
   };
   app.post('/v3/endpoints', async (req, reply) => {

@@ -188,8 +188,9 @@ async function updateProject(ctx: IdentityContext, orig: Row, body: Row, revocat
     if (isUniqueViolation(e)) throw new ApiError('Conflict', `Conflict occurred attempting to store ${isDomain ? 'domain' : 'project'} - it is not permitted to have two ${isDomain ? 'domains' : 'projects'} with the same name${isDomain ? '' : ' in the same domain'} : ${upd.name}.`);
     throw e;
   }
+  // Disabling needs no revocation event: validation refuses tokens of disabled projects/domains.
   ctx.changed();
-  if (wasEnabled && !enabled) await revocations.revoke(isDomain ? { domain_id: orig.id } : { project_id: orig.id });
+  void revocations;
   return (await ctx.db.selectFrom('project').selectAll().where('id', '=', orig.id).executeTakeFirst())!;
 }
 
@@ -234,7 +235,8 @@ async function deleteDomain(ctx: IdentityContext, d: Row, revocations: Revocatio
     await trx.deleteFrom('project').where('id', '=', d.id).execute();
   });
   ctx.changed();
-  await revocations.revoke({ domain_id: d.id });
+  for (const id of pids) await revocations.revoke({ project_id: id });
+  for (const id of uids) await revocations.revoke({ user_id: id });
   await ctx.hooks.run('project.deleted', [...pids, d.id]);
 }
 
@@ -358,7 +360,7 @@ export function registerProjects(app: FastifyInstance, ctx: IdentityContext, rev
   const tagTarget = (p: Row) => ({ 'target.project.id': p.id, 'target.project.domain_id': p.domain_id, project: { id: p.id, domain_id: p.domain_id } });
   app.get<{ Params: { id: string } }>('/v3/projects/:id/tags', async (req) => {
     const p = await getProjectRow(ctx, req.params.id);
-    enforce(ctx, req, 'identity:get_project_tags', tagTarget(p));
+    enforce(ctx, req, 'identity:list_project_tags', tagTarget(p));
     return { tags: await tagsOf(ctx, p.id), links: listLinks(req) };
   });
   app.put<{ Params: { id: string } }>('/v3/projects/:id/tags', async (req) => {

@@ -57,7 +57,7 @@ function checkOptions(opts: unknown): Row {
 
 async function checkDomain(ctx: IdentityContext, id: string): Promise<void> {
   const d = await ctx.db.selectFrom('project').select('id').where('id', '=', id).where('is_domain', '=', 1).executeTakeFirst();
-  if (!d) throw new ApiError('BadRequest', `Could not find domain: ${id}.`);
+  if (!d) throw new ApiError('NotFound', `Could not find domain: ${id}.`);
 }
 
 async function checkDefaultProject(ctx: IdentityContext, id: string | null | undefined): Promise<void> {
@@ -289,6 +289,7 @@ export function registerUsers(app: FastifyInstance, ctx: IdentityContext, revoca
     const g = await getGroup(ctx, req.params.id);
     enforce(ctx, req, 'identity:delete_group', groupTarget(g));
     const members = await ctx.db.selectFrom('group_membership').select('user_id').where('group_id', '=', g.id).execute();
+    const heldRoles = await ctx.db.selectFrom('assignment').select('role_id').where('actor_id', '=', g.id).executeTakeFirst();
     await ctx.hooks.run('group.deleted', [g.id]);
     await ctx.db.transaction().execute(async (trx) => {
       await trx.deleteFrom('assignment').where('actor_id', '=', g.id).execute();
@@ -296,7 +297,7 @@ export function registerUsers(app: FastifyInstance, ctx: IdentityContext, revoca
       await trx.deleteFrom('identity_group').where('id', '=', g.id).execute();
     });
     ctx.changed();
-    for (const m of members as Array<{ user_id: string }>) await revocations.revoke({ user_id: m.user_id });
+    if (heldRoles) for (const m of members as Array<{ user_id: string }>) await revocations.revoke({ user_id: m.user_id });
     reply.code(204).send();
   });
   app.get<{ Params: { id: string } }>('/v3/groups/:id/users', async (req) => {
