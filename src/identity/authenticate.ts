@@ -228,6 +228,8 @@ async function tokenMethod(ctx: IdentityContext, tokens: TokenService, data: Rec
   void ctx;
   return {
     userId: t.userId,
+    // The new token keeps the methods that proved the identity in the first place.
+    methods: ['token', ...t.methods],
     expiresAt: t.expiresAt,
     parentAuditId: t.auditIds[t.auditIds.length - 1],
     fromToken: t,
