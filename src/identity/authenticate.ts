@@ -218,13 +218,8 @@ async function passwordMethod(ctx: IdentityContext, data: Record<string, unknown
 
 async function tokenMethod(ctx: IdentityContext, tokens: TokenService, data: Record<string, unknown>, _auth: Record<string, unknown>): Promise<AuthResult> {
   if (typeof data.id !== 'string') throw new ApiError('BadRequest', "Invalid input for field 'identity/token/id': expected a string.");
-  let t: TokenData;
-  try {
-    t = await tokens.validate(data.id);
-  } catch (e) {
-    if (e instanceof ApiError && e.status === 404) throw new ApiError('Unauthorized', 'The request you have made requires authentication.');
-    throw e;
-  }
+  // An invalid, expired or revoked token answers 404 (TokenNotFound), exactly as Keystone does.
+  const t = await tokens.validate(data.id);
   void ctx;
   return {
     userId: t.userId,
