@@ -33,6 +33,8 @@ export interface TokenData {
   payload: TokenPayload;
   /** ctx.generation this data was computed at. */
   generation: number;
+  /** The serialized {"token": ...} body, with and without catalog: built once per cached token. */
+  bodyJson?: { withCatalog?: string; noCatalog?: string };
 }
 
 /** Extra checks and data of the delegation kinds (trusts, app creds, OAuth1, federation), provided by their modules. */
@@ -243,7 +245,24 @@ export class TokenService {
         protocol: { id: d.federation.protocolId },
       };
     }
+    for (const h of this.renderHooks) await h(d, t);
     return t;
+  }
+
+  /** Further top-level token fields other modules add (federation's service_providers). */
+  readonly renderHooks: Array<(d: TokenData, t: Record<string, unknown>) => Promise<void>> = [];
+
+  /**
+   * The JSON text of {"token": ...}. Validation is the hottest call of a cloud (every API request
+   * of every service); the body depends only on data cached with the token, so it is serialized once.
+   */
+  async renderJson(d: TokenData, withCatalog: boolean): Promise<string> {
+    const key = withCatalog ? 'withCatalog' : 'noCatalog';
+    const cached = d.bodyJson?.[key];
+    if (cached) return cached;
+    const text = JSON.stringify({ token: await this.render(d, withCatalog) });
+    (d.bodyJson ??= {})[key] = text;
+    return text;
   }
 
   /** The catalog a token sees; endpoint filtering (OS-EP-FILTER) plugs in here. */

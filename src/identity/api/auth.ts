@@ -36,8 +36,8 @@ export function registerAuth(app: FastifyInstance, ctx: IdentityContext, tokens:
     const sub = await subject(req.headers, !!qBool(req, 'allow_expired'));
     enforce(ctx, req, 'identity:validate_token', { 'target.token.user_id': sub.userId, token: { user_id: sub.userId } });
     const nocatalog = (req.query as Record<string, unknown>).nocatalog !== undefined;
-    reply.header('X-Subject-Token', sub.id);
-    return { token: await tokens.render(sub, !nocatalog) };
+    reply.header('X-Subject-Token', sub.id).type('application/json; charset=utf-8');
+    return tokens.renderJson(sub, !nocatalog);
   });
 
   app.delete('/v3/auth/tokens', async (req, reply) => {
