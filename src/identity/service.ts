@@ -24,6 +24,7 @@ import { registerProjects } from './api/projects.js';
 import { registerUsers } from './api/users.js';
 import { registerRoles } from './api/roles.js';
 import { registerCatalog } from './api/catalog.js';
+import { registerRevokeEvents } from './api/revoke.js';
 import { registerExtensions } from './extensions.js';
 
 export interface IdentityService {
@@ -85,6 +86,7 @@ export async function createIdentityService(cfg: Config, log: Logger, bus: Bus, 
   registerUsers(app, ctx, revocations);
   registerRoles(app, ctx, revocations);
   registerCatalog(app, ctx);
+  registerRevokeEvents(app, ctx, revocations);
   await registerExtensions(app, ctx, tokens, authn, revocations);
   await app.ready();
 
