@@ -63,9 +63,10 @@ async function ensureServerDatabase(engine: Engine, url: string): Promise<void> 
 export async function openDatabase(url: string, dataDir: string): Promise<Database> {
   const engine = engineOf(url);
   let dialect: Dialect;
+  let display = hidePassword(url);
   if (engine === 'sqlite') {
     const rest = url.slice('sqlite:'.length).replace(/^\/\//, '');
-    let file = rest || join(dataDir, 'monostack.sqlite');
+    const file = rest || join(dataDir, 'monostack.sqlite');
     if (file !== ':memory:') {
       mkdirSync(join(file, '..'), { recursive: true });
     }
@@ -75,7 +76,7 @@ export async function openDatabase(url: string, dataDir: string): Promise<Databa
     sqlite.pragma('foreign_keys = ON');
     sqlite.pragma('busy_timeout = 5000');
     dialect = new SqliteDialect({ database: sqlite });
-    file = file === ':memory:' ? file : file;
+    display = `sqlite:${file}`;
   } else if (engine === 'postgres') {
     await ensureServerDatabase(engine, url);
     dialect = new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max: 10 }) });
@@ -91,7 +92,7 @@ export async function openDatabase(url: string, dataDir: string): Promise<Databa
     });
   }
   const db = new Kysely({ dialect });
-  return { db, engine, display: hidePassword(url), close: () => db.destroy() };
+  return { db, engine, display, close: () => db.destroy() };
 }
 
 /** Runs a service's migrations (name-ordered) to the newest, tracked in `<service>_migration`. */
