@@ -45,6 +45,8 @@ export async function buildCatalog(ctx: IdentityContext, projectId?: string | nu
       TEMPLATE.lastIndex = 0;
       endpoints.push({ id: e.id, interface: e.interface, region: e.region_id, region_id: e.region_id, url });
     }
+    // Keystone's endpoint filter leaves out services none of whose endpoints the project may see.
+    if (filter && !endpoints.length) continue;
     out.push({ id: svc.id, type: svc.type, name: svc.name, endpoints });
   }
   return out;

@@ -8,6 +8,11 @@ import type { IdentityContext } from './context.js';
 import type { TokenService } from './tokens.js';
 import type { Authenticator } from './authenticate.js';
 import type { Revocations } from './revocations.js';
+import { federationExtension } from './api/federation.js';
+import { endpointFilterExtension } from './api/endpoint-filter.js';
+import { policiesExtension } from './api/policies.js';
+import { domainConfigExtension } from './api/domain-config.js';
+import { limitsExtension } from './api/limits.js';
 
 export interface ExtensionDeps {
   app: FastifyInstance; ctx: IdentityContext; tokens: TokenService; authn: Authenticator; revocations: Revocations;
@@ -15,7 +20,13 @@ export interface ExtensionDeps {
 
 export type Extension = (deps: ExtensionDeps) => Promise<void> | void;
 
-const extensions: Extension[] = [];
+const extensions: Extension[] = [
+  federationExtension,
+  endpointFilterExtension,
+  policiesExtension,
+  domainConfigExtension,
+  limitsExtension,
+];
 
 export async function registerExtensions(app: FastifyInstance, ctx: IdentityContext, tokens: TokenService, authn: Authenticator, revocations: Revocations): Promise<void> {
   for (const ext of extensions) await ext({ app, ctx, tokens, authn, revocations });

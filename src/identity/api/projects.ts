@@ -5,7 +5,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ApiError } from '../../common/errors.js';
 import { isUniqueViolation } from '../../common/db/index.js';
 import type { IdentityContext } from '../context.js';
-import { DEFAULT_DOMAIN_ID, ROOT_DOMAIN_ID, enforce, listLinks, member, newId, parseJson, q, qBool, selfLink } from '../context.js';
+import { DEFAULT_DOMAIN_ID, ROOT_DOMAIN_ID, baseUrl, enforce, listLinks, member, newId, parseJson, q, qBool, selfLink } from '../context.js';
 import { ancestorsOf, subtreeIds } from '../assignments.js';
 import type { Revocations } from '../revocations.js';
 import { validate } from '../../common/validation.js';
@@ -84,8 +84,11 @@ export async function getProjectRow(ctx: IdentityContext, id: string, kind: 'pro
 }
 
 async function setTags(ctx: IdentityContext, id: string, tags: string[]): Promise<void> {
-  await ctx.db.deleteFrom('project_tag').where('project_id', '=', id).execute();
-  if (tags.length) await ctx.db.insertInto('project_tag').values(tags.map((name) => ({ project_id: id, name }))).execute();
+  await ctx.db.transaction().execute(async (trx) => {
+    await trx.deleteFrom('project_tag').where('project_id', '=', id).execute();
+    if (tags.length) await trx.insertInto('project_tag').values(tags.map((name) => ({ project_id: id, name }))).execute();
+  });
+  ctx.changed();
 }
 
 function immutable(p: Row): boolean {
@@ -139,8 +142,8 @@ async function createProject(ctx: IdentityContext, req: FastifyRequest, body: Ro
   } catch (e) {
     if (isUniqueViolation(e)) {
       throw new ApiError('Conflict', asDomain
-        ? `Conflict occurred attempting to store domain - Duplicate entry found with name ${row.name}.`
-        : `Conflict occurred attempting to store project - it is not permitted to have two projects with the same name in the same domain : ${row.name}.`);
+        ? `Conflict occurred attempting to store project - it is not permitted to have two projects acting as domains with the same name: ${row.name}.`
+        : `Conflict occurred attempting to store project - it is not permitted to have two projects with either the same name or same id in the same domain: name is ${row.name}, project id ${row.id}.`);
     }
     throw e;
   }
@@ -185,7 +188,9 @@ async function updateProject(ctx: IdentityContext, orig: Row, body: Row, revocat
       }
     });
   } catch (e) {
-    if (isUniqueViolation(e)) throw new ApiError('Conflict', `Conflict occurred attempting to store ${isDomain ? 'domain' : 'project'} - it is not permitted to have two ${isDomain ? 'domains' : 'projects'} with the same name${isDomain ? '' : ' in the same domain'} : ${upd.name}.`);
+    if (isUniqueViolation(e)) throw new ApiError('Conflict', isDomain
+      ? `Conflict occurred attempting to store project - it is not permitted to have two projects acting as domains with the same name: ${upd.name}.`
+      : `Conflict occurred attempting to store project - it is not permitted to have two projects with either the same name or same id in the same domain: name is ${upd.name}, project id ${orig.id}.`);
     throw e;
   }
   // Disabling needs no revocation event: validation refuses tokens of disabled projects/domains.
@@ -268,6 +273,9 @@ async function withTags(ctx: IdentityContext, rows: Row[]): Promise<Map<string, 
 }
 
 export function registerProjects(app: FastifyInstance, ctx: IdentityContext, revocations: Revocations): void {
+  // GET /v3/projects bodies by URL, valid while nothing changed (ctx.generation): a cloud lists its
+  // projects far more often than it changes them, and a 1,000-project body is ~300 KB of JSON.
+  const listCache = new Map<string, { generation: number; body: string }>();
   // ---- projects
   app.post('/v3/projects', async (req, reply) => {
     const body = validate<Row>(projectCreate, member(req.body, 'project'));
@@ -278,10 +286,15 @@ export function registerProjects(app: FastifyInstance, ctx: IdentityContext, rev
     return { project: await formatProject(ctx, req, row, ((body.tags ?? []) as string[]).slice().sort()) };
   });
 
-  app.get('/v3/projects', async (req) => {
+  app.get('/v3/projects', async (req, reply) => {
     const filters: Row = {};
     for (const k of ['domain_id', 'name', 'parent_id']) if (q(req, k) !== undefined) filters[k] = q(req, k);
     enforce(ctx, req, 'identity:list_projects', { 'target.domain_id': filters.domain_id, domain_id: filters.domain_id });
+    const cacheKey = `${baseUrl(req)}${req.url}`;
+    const hit = listCache.get(cacheKey);
+    reply.type('application/json; charset=utf-8');
+    if (hit && hit.generation === ctx.generation) return hit.body;
+    const generation = ctx.generation;
     let qb: Row = ctx.db.selectFrom('project').selectAll();
     const isDomain = qBool(req, 'is_domain');
     qb = qb.where('is_domain', '=', isDomain ? 1 : 0);
@@ -293,7 +306,10 @@ export function registerProjects(app: FastifyInstance, ctx: IdentityContext, rev
     const tags = await withTags(ctx, rows);
     const projects = [];
     for (const p of rows) projects.push(await formatProject(ctx, req, p, tags.get(p.id) ?? []));
-    return { projects, links: listLinks(req) };
+    const body = JSON.stringify({ projects, links: listLinks(req) });
+    if (listCache.size >= 256) listCache.clear();
+    listCache.set(cacheKey, { generation, body });
+    return body;
   });
 
   app.get<{ Params: { id: string } }>('/v3/projects/:id', async (req) => {
@@ -391,6 +407,7 @@ export function registerProjects(app: FastifyInstance, ctx: IdentityContext, rev
     if (!tags.includes(req.params.tag)) {
       if (tags.length >= 80) throw new ApiError('BadRequest', 'A project may not have more than 80 tags.');
       await ctx.db.insertInto('project_tag').values({ project_id: p.id, name: req.params.tag }).execute();
+      ctx.changed();
     }
     reply.code(201).header('Location', `${req.protocol}://${req.host}${req.url}`).send();
   });
@@ -399,6 +416,7 @@ export function registerProjects(app: FastifyInstance, ctx: IdentityContext, rev
     enforce(ctx, req, 'identity:delete_project_tag', tagTarget(p));
     const r = await ctx.db.deleteFrom('project_tag').where('project_id', '=', p.id).where('name', '=', req.params.tag).executeTakeFirst();
     if (!Number(r.numDeletedRows)) throw new ApiError('NotFound', `Could not find project tag: ${req.params.tag}.`);
+    ctx.changed();
     reply.code(204).send();
   });
 
