@@ -10,6 +10,8 @@ import { openDatabase } from '../common/db/index.js';
 import { createIdentityService } from '../identity/service.js';
 import { bootstrap } from '../identity/bootstrap.js';
 import { rotateKeys, setupKeyRepository } from '../identity/token/keys.js';
+import { TokenValidator } from '../common/auth/middleware.js';
+import { SERVICE_MODULES, type RunningService } from './services.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Opts = Record<string, any>;
@@ -61,7 +63,25 @@ export function catalogServices(c: Config) {
     const url = `http://${host}:${c.identity.port}/v3/`;
     out.push({ type: 'identity', name: 'keystone', description: 'OpenStack Identity (monostack)', urls: { public: url, internal: url, admin: url } });
   }
+  for (const m of enabledModules(c)) {
+    const url = `http://${host}:${m.catalog.port(c)}${m.catalog.path}`;
+    out.push({ type: m.catalog.type, name: m.catalog.name, description: m.catalog.description, urls: { public: url, internal: url, admin: url } });
+  }
   return out;
+}
+
+const enabledModules = (c: Config) => SERVICE_MODULES.filter((m) => c.DEFAULT.enabled_services.includes(m.name));
+
+/** Service users' passwords: generated once, kept in DATA_DIR/service-users.json (mode 0600). */
+function serviceUserPasswords(c: Config): Record<string, string> {
+  const file = join(c.DEFAULT.data_dir, 'service-users.json');
+  const known: Record<string, string> = existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : {};
+  let changed = false;
+  for (const m of enabledModules(c)) {
+    if (!known[m.user]) { known[m.user] = randomBytes(18).toString('base64url'); changed = true; }
+  }
+  if (changed) writeFileSync(file, JSON.stringify(known, null, 2), { mode: 0o600 });
+  return known;
 }
 
 export async function upCommand(o: Opts): Promise<void> {
@@ -74,9 +94,12 @@ export async function upCommand(o: Opts): Promise<void> {
   const password = c.identity.admin_password || readOpenrcPassword(openrc) || randomBytes(12).toString('base64url');
 
   const identity = await createIdentityService(c, log, bus, database);
+  const passwords = serviceUserPasswords(c);
+  const modules = enabledModules(c);
   await bootstrap(identity.ctx, {
     adminUser: c.identity.admin_user, adminPassword: password, adminProject: c.identity.admin_project,
     adminRole: c.identity.admin_role, region: c.DEFAULT.region, services: catalogServices(c),
+    serviceUsers: modules.map((m) => ({ name: m.user, password: passwords[m.user]! })),
   });
   await identity.listen(c.DEFAULT.host, c.identity.port, c.identity.admin_port || undefined);
   writeOpenrc(openrc, c, password);
@@ -85,6 +108,17 @@ export async function upCommand(o: Opts): Promise<void> {
   const out = (s: string) => process.stdout.write(s + '\n');
   out(`database  ${database.display}`);
   out(`identity  http://${host}:${c.identity.port}/v3` + (c.identity.admin_port ? `  (admin port ${c.identity.admin_port})` : ''));
+
+  const authUrl = `http://${host}:${c.identity.port}/v3`;
+  const running: RunningService[] = [];
+  const validators: TokenValidator[] = [];
+  for (const m of modules) {
+    const service = { username: m.user, password: passwords[m.user]!, projectName: 'service' };
+    const validator = new TokenValidator({ authUrl, service, bus, cacheTtl: c.auth_cache.ttl, maxEntries: c.auth_cache.max_entries });
+    validators.push(validator);
+    running.push(await m.start({ cfg: c, log, bus, database, validator, authUrl, service }, c.DEFAULT.host));
+    out(`${m.name.padEnd(9)} http://${host}:${m.catalog.port(c)}${m.catalog.path}`);
+  }
   out(`monostack ready: source ${openrc} and use the openstack CLI`);
 
   let stopping = false;
@@ -93,6 +127,8 @@ export async function upCommand(o: Opts): Promise<void> {
     stopping = true;
     log.info({ sig }, 'shutting down');
     try {
+      for (const r of running.reverse()) await r.close();
+      for (const v of validators) v.close();
       await identity.close();
       await bus.close();
       await database.close();

@@ -1,0 +1,32 @@
+// The API services `monostack up` can run besides identity. Each entry says how the service is
+// registered in the catalog, which service user it authenticates as (the seed note's glance,
+// nova, neutron... users in the `service` project), and how to start it. A service validates its
+// callers' tokens through common/auth's TokenValidator against the identity API, and finds other
+// services through the catalog, so the same module runs on another host unchanged.
+
+import type { Config } from '../common/config.js';
+import type { Logger } from '../common/log.js';
+import type { Bus } from '../common/bus/index.js';
+import type { Database } from '../common/db/index.js';
+import type { TokenValidator } from '../common/auth/middleware.js';
+
+export interface ServiceDeps {
+  cfg: Config; log: Logger; bus: Bus; database: Database; validator: TokenValidator;
+  /** The identity API (http://host:5000/v3), for service-to-service calls through the catalog. */
+  authUrl: string;
+  service: { username: string; password: string; projectName: string };
+}
+
+export interface RunningService { close(): Promise<void> }
+
+export interface ServiceModule {
+  /** The name in [DEFAULT] enabled_services. */
+  name: string;
+  /** The service user of the seed note (glance, nova, ...). */
+  user: string;
+  catalog: { type: string; name: string; description: string; port: (c: Config) => number; path: string };
+  start(deps: ServiceDeps, host: string): Promise<RunningService>;
+}
+
+/** Every service module, in start order. Identity is started by `up` itself, before these. */
+export const SERVICE_MODULES: ServiceModule[] = [];
