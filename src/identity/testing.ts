@@ -45,10 +45,18 @@ export async function startTestCloud(opts: { dbUrl?: string; identity?: Record<s
   cfg.identity.port = port;
   const url = `http://127.0.0.1:${port}`;
   const adminPassword = 'secret-admin';
-  await bootstrap(identity.ctx, {
-    adminUser: 'admin', adminPassword, adminProject: 'admin', adminRole: 'admin', region: 'RegionOne',
-    services: [{ type: 'identity', name: 'keystone', description: 'identity', urls: { public: `${url}/v3/`, internal: `${url}/v3/`, admin: `${url}/v3/` } }],
-  });
+  try {
+    await bootstrap(identity.ctx, {
+      adminUser: 'admin', adminPassword, adminProject: 'admin', adminRole: 'admin', region: 'RegionOne',
+      services: [{ type: 'identity', name: 'keystone', description: 'identity', urls: { public: `${url}/v3/`, internal: `${url}/v3/`, admin: `${url}/v3/` } }],
+    });
+  } catch (e) {
+    // Do not leave a listening server behind: it would keep the test process alive.
+    await identity.close();
+    await database.close();
+    rmSync(dataDir, { recursive: true, force: true });
+    throw e;
+  }
 
   const request: TestCloud['request'] = async (method, path, o = {}) => {
     const headers: Record<string, string> = { ...(o.headers ?? {}) };

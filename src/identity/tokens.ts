@@ -81,7 +81,7 @@ export class TokenService {
     try {
       ({ payload, issuedAt } = this.formatter.validateWithIssuedAt(token));
     } catch {
-      throw notFoundToken(token);
+      throw new ApiError('NotFound', 'Could not recognize Fernet token'); // Keystone's words
     }
     this.checkExpiry(payload.expiresAt, opts.allowExpired);
     const data = await this.build(token, payload, issuedAt, 'validate');
@@ -101,7 +101,7 @@ export class TokenService {
     const now = Date.now();
     if (expiresAt.getTime() > now) return;
     if (allowExpired && expiresAt.getTime() + this.ctx.cfg.identity.allow_expired_window * 1000 > now) return;
-    throw new ApiError('NotFound', 'The request you have made requires authentication.', { detail: { expired: true } });
+    throw new ApiError('NotFound', 'Failed to validate token', { detail: { expired: true } });
   }
 
   /** Everything a token says, from the database; throws for a token that must not be honoured. */

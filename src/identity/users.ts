@@ -56,7 +56,7 @@ export function checkPasswordRules(ctx: IdentityContext, password: unknown): str
   if (typeof password !== 'string') throw new ApiError('BadRequest', "Invalid input for field 'password': expected a string.");
   if (password.length > ctx.cfg.identity.max_password_length) throw new ApiError('BadRequest', `Invalid input for field 'password': longer than ${ctx.cfg.identity.max_password_length} characters.`);
   const rx = ctx.cfg.identity.password_regex;
-  if (rx && !new RegExp(rx).test(password)) {
+  if (rx && !new RegExp(rx, 'y').test(password)) { // anchored at the start, as Python's re.match
     const why = ctx.cfg.identity.password_regex_description || `must match ${rx}`;
     throw new ApiError('BadRequest', `The password does not match the requirements: ${why}.`);
   }
@@ -121,7 +121,7 @@ export async function checkLoginPassword(ctx: IdentityContext, u: UserRow, passw
       throw new ApiError('Unauthorized', 'The account is locked for user: ' + u.id + '.');
     }
   }
-  if (!u.enabled) throw new ApiError('Unauthorized', `User ${u.id} is disabled.`);
+  if (!u.enabled) throw new ApiError('Unauthorized', 'The request you have made requires authentication.'); // Keystone says no more
   const pw = await currentPassword(ctx, u.id);
   const ok = pw ? await verifyPassword(password, pw.password_hash) : false;
   if (!ok) {

@@ -75,7 +75,7 @@ export function registerRoles(app: FastifyInstance, ctx: IdentityContext, revoca
     try {
       await ctx.db.insertInto('role').values(row).execute();
     } catch (e) {
-      if (isUniqueViolation(e)) throw new ApiError('Conflict', `Duplicate entry found with name ${body.name}.`);
+      if (isUniqueViolation(e)) throw new ApiError('Conflict', `Conflict occurred attempting to store role - Duplicate entry found with name ${body.name}${body.domain_id ? ` at domain ID ${body.domain_id}` : ''}.`);
       throw e;
     }
     reply.code(201);
@@ -116,7 +116,7 @@ export function registerRoles(app: FastifyInstance, ctx: IdentityContext, revoca
     try {
       await ctx.db.updateTable('role').set(upd).where('id', '=', r.id).execute();
     } catch (e) {
-      if (isUniqueViolation(e)) throw new ApiError('Conflict', `Duplicate entry found with name ${body.name}.`);
+      if (isUniqueViolation(e)) throw new ApiError('Conflict', `Conflict occurred attempting to store role - Duplicate entry found with name ${body.name}${body.domain_id ? ` at domain ID ${body.domain_id}` : ''}.`);
       throw e;
     }
     ctx.changed();
