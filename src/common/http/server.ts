@@ -64,7 +64,7 @@ export function createApiServer(opts: ApiServerOptions): FastifyInstance {
   // Bodies: JSON only, parsed by us so a syntax error becomes the service's 400. An empty body on a
   // JSON request is treated as no body; the handler decides whether it needs one.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser(/^application\/([a-z.+-]*\+)?json/, { parseAs: 'string' }, (_req, body, done) => {
+  app.addContentTypeParser(/^application\/([a-z0-9.+-]*\+)?json/, { parseAs: 'string' }, (_req, body, done) => {
     const text = body as string;
     if (text.trim() === '') return done(null, undefined);
     try {

@@ -1,0 +1,77 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Kysely } from 'kysely';
+import { engineOf, isForeignKeyViolation, isUniqueViolation, migrateService, nowIso, openDatabase } from './index.js';
+
+test('engineOf: the URL forms people use, including the seed\'s mysql+pymysql', () => {
+  assert.equal(engineOf('sqlite:'), 'sqlite');
+  assert.equal(engineOf('sqlite:/var/lib/monostack/db.sqlite'), 'sqlite');
+  assert.equal(engineOf('postgres://u@h/db'), 'postgres');
+  assert.equal(engineOf('postgresql://u@h/db'), 'postgres');
+  assert.equal(engineOf('mysql://u@h/db'), 'mysql');
+  assert.equal(engineOf('mariadb://u@h/db'), 'mysql');
+  assert.equal(engineOf('mysql+pymysql://keystone:KEYSTONE_DBPASS@controller/keystone'), 'mysql');
+  assert.throws(() => engineOf('oracle://x'), /unsupported database URL "oracle:\/\/x"/);
+  assert.throws(() => engineOf(''), /unsupported database URL/);
+});
+
+test('SQLite: a file in the data dir, migrations once, constraint errors recognised', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'db-test-'));
+  try {
+    const d = await openDatabase('sqlite:', dir);
+    assert.equal(d.engine, 'sqlite');
+    assert.ok(existsSync(join(dir, 'monostack.sqlite')));
+    const migrations = {
+      '0001_a': { async up(db: Kysely<any>) {
+        await db.schema.createTable('parent').addColumn('id', 'varchar(64)', (c) => c.primaryKey()).addColumn('name', 'varchar(64)', (c) => c.notNull().unique()).execute();
+        await db.schema.createTable('child').addColumn('id', 'varchar(64)', (c) => c.primaryKey()).addColumn('parent_id', 'varchar(64)', (c) => c.notNull().references('parent.id')).execute();
+      } },
+      '0002_b': { async up(db: Kysely<any>) { await db.schema.alterTable('parent').addColumn('extra', 'text').execute(); } },
+    };
+    assert.deepEqual(await migrateService(d, 'unit', migrations), ['0001_a', '0002_b']);
+    assert.deepEqual(await migrateService(d, 'unit', migrations), [], 'a second run changes nothing');
+    // Each service tracks its own migrations.
+    assert.deepEqual(await migrateService(d, 'other', {}), []);
+    await d.db.insertInto('parent').values({ id: 'p1', name: 'one' }).execute();
+    const dup = await d.db.insertInto('parent').values({ id: 'p2', name: 'one' }).execute().catch((e: unknown) => e);
+    assert.ok(isUniqueViolation(dup), String(dup));
+    assert.ok(!isForeignKeyViolation(dup));
+    const pk = await d.db.insertInto('parent').values({ id: 'p1', name: 'two' }).execute().catch((e: unknown) => e);
+    assert.ok(isUniqueViolation(pk), String(pk));
+    const fk = await d.db.insertInto('child').values({ id: 'c1', parent_id: 'nope' }).execute().catch((e: unknown) => e);
+    assert.ok(isForeignKeyViolation(fk), `foreign keys are enforced: ${String(fk)}`);
+    assert.ok(!isUniqueViolation(fk));
+    assert.ok(!isUniqueViolation(new Error('other')) && !isUniqueViolation(undefined));
+    await d.close();
+    // The data is there after reopening.
+    const again = await openDatabase(`sqlite:${join(dir, 'monostack.sqlite')}`, '/nonexistent');
+    assert.deepEqual(await again.db.selectFrom('parent').select(['id', 'name']).execute(), [{ id: 'p1', name: 'one' }]);
+    await again.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the display URL hides the password', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'db-test-'));
+  try {
+    const d = await openDatabase(`sqlite:${join(dir, 'x.db')}`, dir);
+    assert.match(d.display, /x\.db/);
+    await d.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  // For servers, without connecting: a refused connection's error must not carry the password either.
+  const err = await openDatabase('postgres://user:hunter2@127.0.0.1:1/db', '/tmp').then(() => undefined, (e: Error) => e);
+  assert.ok(err, 'connecting to port 1 fails');
+  assert.doesNotMatch(String(err?.message), /hunter2/);
+});
+
+test('nowIso: fixed-width UTC, ordered as text', () => {
+  const a = nowIso();
+  assert.match(a, /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
+  assert.ok(nowIso() >= a);
+});
