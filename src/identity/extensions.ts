@@ -13,6 +13,7 @@ import { endpointFilterExtension } from './api/endpoint-filter.js';
 import { policiesExtension } from './api/policies.js';
 import { domainConfigExtension } from './api/domain-config.js';
 import { limitsExtension } from './api/limits.js';
+import { registerDelegation } from './delegation.js';
 
 export interface ExtensionDeps {
   app: FastifyInstance; ctx: IdentityContext; tokens: TokenService; authn: Authenticator; revocations: Revocations;
@@ -21,6 +22,7 @@ export interface ExtensionDeps {
 export type Extension = (deps: ExtensionDeps) => Promise<void> | void;
 
 const extensions: Extension[] = [
+  registerDelegation,
   federationExtension,
   endpointFilterExtension,
   policiesExtension,

@@ -25,7 +25,7 @@ export async function hashPassword(password: string, algorithm: HashAlgorithm, c
     const key = await scryptAsync(Buffer.from(password, 'utf8'), salt, 32, 2 ** ln, 8, 1);
     return `$scrypt$ln=${ln},r=8,p=1$${ab64(salt)}$${ab64(key)}`;
   }
-  return bcryptHash(bcryptInput(password), { cost });
+  return bcryptHash(bcryptInput(password), cost);
 }
 
 export async function verifyPassword(password: string, stored: string): Promise<boolean> {

@@ -102,6 +102,8 @@ export async function migrateService(d: Database, service: string, migrations: R
     provider: { getMigrations: async () => migrations },
     migrationTableName: `${service}_migration`,
     migrationLockTableName: `${service}_migration_lock`,
+    // Areas land their numbered migrations in any order (0002 after 0006 has run): run the missing ones.
+    allowUnorderedMigrations: true,
   });
   const { error, results } = await migrator.migrateToLatest();
   if (error) throw error;
