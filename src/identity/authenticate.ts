@@ -127,7 +127,10 @@ export class Authenticator {
     if (p.accessTokenId) throw new ApiError('Forbidden', 'You are not authorized to perform the requested action: Using OAuth-scoped token to create another token. Create a new OAuth-scoped token instead.');
     if (p.trustId) throw new ApiError('Forbidden', 'You are not authorized to perform the requested action: Using trust-scoped token to create another token. Create a new trust-scoped token instead.');
     if (p.systemScope && (to.projectId || to.domainId)) throw new ApiError('Forbidden', 'You are not authorized to perform the requested action: Using a system-scoped token to create a project-scoped or domain-scoped token is not allowed.');
-    if (p.appCredId) throw new ApiError('Forbidden', 'You are not authorized to perform the requested action: Using a delegated token to create another token is not allowed.');
+    // Keystone (Debian's fix for CVE-2026-80182): any token of a non-primary method (application
+    // credential, OAuth1, ec2credential...) or with no methods is delegated and cannot be exchanged.
+    const primary = ['external', 'kerberos', 'mapped', 'openid', 'password', 'saml2', 'token', 'totp', 'x509'];
+    if (p.appCredId || from.methods.length === 0 || from.methods.some((m) => !primary.includes(m))) throw new ApiError('Forbidden', 'You are not authorized to perform the requested action: Using a delegated token to create another token is not allowed.');
     if (!this.ctx.cfg.identity.allow_rescope_scoped_token && (p.projectId || p.domainId)) {
       throw new ApiError('Forbidden', 'You are not authorized to perform the requested action: rescope a scoped token.');
     }

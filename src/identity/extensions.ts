@@ -14,6 +14,7 @@ import { policiesExtension } from './api/policies.js';
 import { domainConfigExtension } from './api/domain-config.js';
 import { limitsExtension } from './api/limits.js';
 import { registerDelegation } from './delegation.js';
+import { credentialsAndOAuth1Extension } from './api/oauth1.js';
 
 export interface ExtensionDeps {
   app: FastifyInstance; ctx: IdentityContext; tokens: TokenService; authn: Authenticator; revocations: Revocations;
@@ -28,6 +29,7 @@ const extensions: Extension[] = [
   policiesExtension,
   domainConfigExtension,
   limitsExtension,
+  credentialsAndOAuth1Extension,
 ];
 
 export async function registerExtensions(app: FastifyInstance, ctx: IdentityContext, tokens: TokenService, authn: Authenticator, revocations: Revocations): Promise<void> {
