@@ -1,8 +1,8 @@
-// Password hashing. bcrypt is Keystone's default, so hashes moved from a real Keystone verify here;
+// Password hashing. bcrypt (the native OpenBSD implementation, as fast as Keystone's) is Keystone's default, so hashes moved from a real Keystone verify here;
 // scrypt (passlib's `$scrypt$` format) is the memory-hard alternative. Hashing runs on libuv's
 // thread pool, never on the event loop.
 
-import { hash as bcryptHash, verify as bcryptVerify } from '@node-rs/bcrypt';
+import bcrypt from 'bcrypt';
 import { scrypt, randomBytes, timingSafeEqual } from 'node:crypto';
 
 export type HashAlgorithm = 'bcrypt' | 'scrypt';
@@ -25,7 +25,7 @@ export async function hashPassword(password: string, algorithm: HashAlgorithm, c
     const key = await scryptAsync(Buffer.from(password, 'utf8'), salt, 32, 2 ** ln, 8, 1);
     return `$scrypt$ln=${ln},r=8,p=1$${ab64(salt)}$${ab64(key)}`;
   }
-  return bcryptHash(bcryptInput(password), cost);
+  return bcrypt.hash(bcryptInput(password), cost);
 }
 
 export async function verifyPassword(password: string, stored: string): Promise<boolean> {
@@ -36,6 +36,6 @@ export async function verifyPassword(password: string, stored: string): Promise<
     const got = await scryptAsync(Buffer.from(password, 'utf8'), unab64(m[4]!), want.length, 2 ** Number(m[1]), Number(m[2]), Number(m[3]));
     return got.length === want.length && timingSafeEqual(got, want);
   }
-  if (/^\$2[abxy]\$/.test(stored)) return bcryptVerify(bcryptInput(password), stored);
+  if (/^\$2[abxy]\$/.test(stored)) return bcrypt.compare(bcryptInput(password), stored);
   return false;
 }
