@@ -15,7 +15,7 @@
 #   SHA256SUMS   checksums of the above
 #
 # Needs: linux-image-cloud-amd64 busybox-static qemu-utils cpio syslinux syslinux-common mtools
-# dosfstools e2fsprogs fdisk (installed with apt-get when missing, which needs root).
+# dosfstools e2fsprogs fdisk kmod (installed with apt-get when missing, which needs root).
 # No loop devices, no mounts: the FAT partition is written with mtools, ext2 with mke2fs -d.
 set -euo pipefail
 
@@ -28,7 +28,7 @@ die() { log "error: $*"; exit 1; }
 # --- packages -------------------------------------------------------------------------------
 need_pkgs=()
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
-for p in busybox-static qemu-utils cpio syslinux syslinux-common mtools dosfstools e2fsprogs fdisk gzip; do
+for p in busybox-static qemu-utils cpio syslinux syslinux-common mtools dosfstools e2fsprogs fdisk gzip kmod; do
   have_pkg "$p" || need_pkgs+=("$p")
 done
 ls /boot/vmlinuz-*-cloud-amd64 >/dev/null 2>&1 || need_pkgs+=(linux-image-cloud-amd64)

@@ -11,7 +11,7 @@ import { FormatInspector, inspectFile, type DiskFormat, type InspectionResult } 
 import { ensureTool, have, inspectBuffer, qemuInfo, run, runWithInput } from './testing.js';
 
 const skipReason = await ensureTool('qemu-img', 'qemu-utils');
-if (skipReason) console.log(`# skipping qemu-img based format tests: ${skipReason}`);
+if (skipReason) console.log(`skipping qemu-img based format tests: ${skipReason}`);
 
 let dir = '';
 const p = (name: string): string => join(dir, name);
@@ -95,6 +95,11 @@ describe('format inspector on qemu-img images', { skip: skipReason ?? false }, (
     // qemu's own probe calls a fixed VHD raw (the footer is at the end): so do we.
     const asRaw = await expectSafe(p('f.vhd'), 'raw', 'raw');
     assert.equal(asRaw.format, 'raw');
+    // A differencing VHD (type 4) has a parent: refused.
+    const diff = await readFile(p('c.vhd'));
+    diff.writeUInt32BE(4, 60);
+    await writeFile(p('diff.vhd'), diff);
+    hasIssue(await inspectAllWays(p('diff.vhd'), 'vhd'), /^vhd is a differencing disk/);
   });
 
   test('vhdx', async () => {
@@ -102,6 +107,14 @@ describe('format inspector on qemu-img images', { skip: skipReason ?? false }, (
     await run('qemu-img', ['convert', '-q', '-f', 'raw', '-O', 'vhdx', p('data.raw'), p('d.vhdx')]);
     await expectSafe(p('c.vhdx'), 'vhdx', 'vhdx');
     await expectSafe(p('d.vhdx'), 'vhdx', 'vhdx');
+    // The HasParent flag of the file parameters marks a differencing disk: refused.
+    const b = await readFile(p('c.vhdx'));
+    const meta = 3 << 20; // where qemu puts the metadata region
+    assert.equal(b.toString('latin1', meta, meta + 8), 'metadata');
+    const fileParams = meta + b.readUInt32LE(meta + 32 + 16); // first entry: file parameters
+    b.writeUInt32LE(b.readUInt32LE(fileParams + 4) | 2, fileParams + 4);
+    await writeFile(p('child.vhdx'), b);
+    hasIssue(await inspectAllWays(p('child.vhdx'), 'vhdx'), /^vhdx is a differencing disk/);
   });
 
   test('vdi: dynamic and fixed', async () => {
@@ -109,6 +122,10 @@ describe('format inspector on qemu-img images', { skip: skipReason ?? false }, (
     await run('qemu-img', ['convert', '-q', '-f', 'raw', '-O', 'vdi', '-o', 'static=on', p('data.raw'), p('d.vdi')]);
     assert.equal((await expectSafe(p('c.vdi'), 'vdi', 'vdi')).details.subformat, 'dynamic');
     assert.equal((await expectSafe(p('d.vdi'), 'vdi', 'vdi')).details.subformat, 'fixed');
+    const child = await readFile(p('c.vdi'));
+    child.fill(0x11, 0x1b8, 0x1c8); // parent UUID
+    await writeFile(p('child.vdi'), child);
+    hasIssue(await inspectAllWays(p('child.vdi'), 'vdi'), /^vdi has a parent image$/);
   });
 
   test('ploop (qemu parallels)', async () => {
@@ -300,8 +317,8 @@ describe('format inspector on qemu-img images', { skip: skipReason ?? false }, (
   test('partitioned raw disks and filesystems', async () => {
     const sfdiskMissing = await ensureTool('sfdisk', 'fdisk');
     const mkfatMissing = await ensureTool('mkfs.fat', 'dosfstools', ['--help']);
-    if (sfdiskMissing) console.log(`# skipping partition table checks: ${sfdiskMissing}`);
-    if (mkfatMissing) console.log(`# skipping FAT checks: ${mkfatMissing}`);
+    if (sfdiskMissing) console.log(`skipping partition table checks: ${sfdiskMissing}`);
+    if (mkfatMissing) console.log(`skipping FAT checks: ${mkfatMissing}`);
     if (!sfdiskMissing) {
       await run('qemu-img', ['create', '-q', '-f', 'raw', p('mbr.raw'), '2M']);
       await runWithInput('sfdisk', ['--quiet', p('mbr.raw')], 'label: dos\nstart=2048, type=83, bootable\n');
@@ -330,14 +347,18 @@ describe('format inspector on qemu-img images', { skip: skipReason ?? false }, (
     kernel.writeUInt16LE(0x300, 0x20e);
     kernel.write('6.1.0-test (builder@host) #1 SMP\0', 0x500, 'latin1');
     const k = inspectBuffer(kernel, 'aki');
-    assert.deepEqual(k, { format: 'aki', virtualSize: kernel.length, safe: true, issues: [], details: { kind: 'bzImage', kernelVersion: '6.1.0-test' } });
+    assert.deepEqual(k, {
+      format: 'raw', virtualSize: kernel.length, safe: true, issues: [],
+      details: { kind: 'bzImage', kernelVersion: '6.1.0-test', suggests: 'aki' },
+    });
     // A kernel carries the MBR signature: it must not be mistaken for a broken partition table.
-    assert.equal(inspectBuffer(kernel, 'raw').safe, true);
     const { gzipSync } = await import('node:zlib');
     const cpio = Buffer.from('070701' + '0'.repeat(100) + 'TRAILER!!!', 'latin1');
     assert.equal(inspectBuffer(cpio, 'ari').details.kind, 'cpio');
     const gz = gzipSync(cpio);
-    assert.deepEqual(inspectBuffer(gz, 'ari'), { format: 'ari', virtualSize: gz.length, safe: true, issues: [], details: { kind: 'gzip' } });
+    assert.deepEqual(inspectBuffer(gz, 'ari'), { format: 'raw', virtualSize: gz.length, safe: true, issues: [], details: { kind: 'gzip', suggests: 'ari' } });
+    // Raw-family kinds are interchangeable: a kernel uploaded as ami or raw is fine too.
+    for (const claimed of ['raw', 'ami', 'ari'] as const) assert.equal(inspectBuffer(kernel, claimed).safe, true);
   });
 
   test('truncated and inconsistent streams', async () => {
@@ -351,7 +372,13 @@ describe('format inspector on qemu-img images', { skip: skipReason ?? false }, (
     ins.feed(Buffer.alloc(1000));
     hasIssue(ins.finish(2000), /^inspected 1000 bytes but the image size is 2000$/);
     assert.throws(() => ins.feed(Buffer.alloc(1)), /after finish/);
-    assert.throws(() => new FormatInspector('floppy' as DiskFormat), /unknown disk format/);
+    assert.throws(() => new FormatInspector('' as DiskFormat), /invalid disk format/);
+    // A disk_format outside Glance's list matches only data of exactly that format.
+    assert.deepEqual(inspectBuffer(Buffer.alloc(4096), 'floppy').issues, ['image claims floppy but is raw']);
+    // Uint8Array chunks work as well as Buffers.
+    const u8 = new FormatInspector('raw');
+    u8.feed(new Uint8Array(100));
+    assert.equal(u8.finish().virtualSize, 100);
     const empty = new FormatInspector('raw').finish(0);
     assert.deepEqual(empty, { format: 'raw', virtualSize: 0, safe: true, issues: [], details: { kind: 'data' } });
   });

@@ -13,7 +13,7 @@ import { isoProbe, ploopProbe, refusedProbe, vdiProbe } from './others.js';
 import { vhdFixedProbe, vhdProbe, vhdxProbe } from './vhd.js';
 import { vmdkProbe } from './vmdk.js';
 import {
-  DISK_FORMATS, HEAD_LIMIT, MAX_REGION, RAW_FAMILY, TAIL_KEEP,
+  HEAD_LIMIT, MAX_REGION, RAW_FAMILY, TAIL_KEEP,
   type ByteSource, type DiskFormat, type InspectionResult, type Probe, type ProbeResult,
 } from './types.js';
 
@@ -44,7 +44,7 @@ interface ProbeState {
 }
 
 export class FormatInspector {
-  readonly claimed: DiskFormat;
+  readonly claimed: string;
   private position = 0;
   private eof = false;
   private head: Buffer = Buffer.alloc(0);
@@ -60,8 +60,12 @@ export class FormatInspector {
   private result: InspectionResult | null = null;
   private readonly src: ByteSource;
 
-  constructor(claimed: DiskFormat) {
-    if (!DISK_FORMATS.includes(claimed)) throw new TypeError(`unknown disk format: ${String(claimed)}`);
+  /**
+   * claimed: the image's disk_format. A value outside DiskFormat (an operator may configure more)
+   * is accepted and matches only data of exactly that format.
+   */
+  constructor(claimed: DiskFormat | (string & {})) {
+    if (typeof claimed !== 'string' || !claimed) throw new TypeError(`invalid disk format: ${String(claimed)}`);
     this.claimed = claimed;
     this.states = PROBES.map((probe) => ({ probe, done: false, result: null, wait: { kind: 'none' } }));
     // eslint-disable-next-line @typescript-eslint/no-this-alias
@@ -80,10 +84,11 @@ export class FormatInspector {
     return this.position;
   }
 
-  /** Present the next chunk of the image. */
-  feed(chunk: Buffer): void {
+  /** Present the next chunk of the image. Only what the probes need is copied: the caller may reuse the chunk. */
+  feed(data: Buffer | Uint8Array): void {
     if (this.result) throw new Error('FormatInspector: feed() after finish()');
-    if (chunk.length === 0) return;
+    if (data.length === 0) return;
+    const chunk = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
     const start = this.position;
     const end = start + chunk.length;
     this.position = end;
@@ -342,7 +347,7 @@ export class FormatInspector {
 }
 
 /** Inspect a file on disk (reads the headers and the tail, not the whole file). */
-export async function inspectFile(path: string, claimed: DiskFormat): Promise<InspectionResult> {
+export async function inspectFile(path: string, claimed: DiskFormat | (string & {})): Promise<InspectionResult> {
   const inspector = new FormatInspector(claimed);
   const fh = await open(path, 'r');
   try {

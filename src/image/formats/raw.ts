@@ -2,6 +2,8 @@
 // partition table), a Linux kernel (bzImage: "HdrS" at 0x202), an initramfs (cpio, or
 // gzip/zstd/xz/lz4/bzip2 compressed), a bare filesystem (FAT, ext2/3/4). None of this changes
 // whether raw data is accepted, except an MBR that fails oslo's checks, which Glance refuses too.
+// The format stays 'raw' (as oslo and Glance call it); details.kind says what the data looks like
+// and details.suggests names the Glance kind it fits ('aki' for a kernel, 'ari' for an initramfs).
 
 import { printable, startsWith } from './bytes.js';
 import { answer, need, type ByteSource, type Probe, type ProbeResult, type ProbeStep } from './types.js';
@@ -70,11 +72,13 @@ export const rawProbe: Probe = {
         const text = s.toString('latin1', 0, end >= 0 ? end : s.length).split(' ')[0] ?? '';
         if (text) details.kernelVersion = printable(text, 64);
       }
-      return result('aki', 'bzImage', { details });
+      return result('raw', 'bzImage', { details: { ...details, suggests: 'aki' } });
     }
-    if (startsWith(b, '070701') || startsWith(b, '070702') || startsWith(b, '070707')) return result('ari', 'cpio');
+    if (startsWith(b, '070701') || startsWith(b, '070702') || startsWith(b, '070707')) {
+      return result('raw', 'cpio', { details: { suggests: 'ari' } });
+    }
     const comp = compression(b);
-    if (comp) return result('ari', comp);
+    if (comp) return result('raw', comp, { details: { suggests: 'ari' } });
 
     if (b.length >= 512 && b.readUInt16LE(510) === MBR_SIGNATURE) {
       if (isFatVbr(b)) return result('raw', 'fat');

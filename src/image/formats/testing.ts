@@ -68,7 +68,7 @@ export async function qemuInfo(path: string, format?: string): Promise<QemuInfo>
 }
 
 /** Feed a whole buffer in chunks of `chunkSize` bytes. */
-export function inspectBuffer(data: Buffer, claimed: DiskFormat, chunkSize = 65536): InspectionResult {
+export function inspectBuffer(data: Buffer, claimed: DiskFormat | (string & {}), chunkSize = 65536): InspectionResult {
   const inspector = new FormatInspector(claimed);
   for (let i = 0; i < data.length; i += chunkSize) inspector.feed(data.subarray(i, i + chunkSize));
   return inspector.finish(data.length);

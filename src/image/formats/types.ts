@@ -18,9 +18,10 @@ export const RAW_FAMILY: ReadonlySet<string> = new Set(['raw', 'aki', 'ari', 'am
 
 export interface InspectionResult {
   /**
-   * What the bytes are: one of the DiskFormat values, or a format we recognise but never accept
-   * ('qed', 'luks', 'bochs', 'cloop'). Raw data is 'raw', or 'aki' for a Linux bzImage kernel and
-   * 'ari' for a cpio archive or compressed initramfs.
+   * What the bytes are: 'raw' (data no other format claims: also what AKI, ARI and AMI images are),
+   * 'qcow2', 'vmdk', 'vhd', 'vhdx', 'vdi', 'iso', 'ploop', or a format we recognise but never
+   * accept ('qed', 'luks', 'bochs', 'cloop'). For raw data, details.kind tells what it looks like
+   * ('bzImage', 'gzip', 'cpio', 'mbr', 'gpt', 'fat', 'ext', 'data') and details.suggests 'aki' or 'ari'.
    */
   format: string;
   /** Size of the disk the guest sees, in bytes; null when it could not be determined. */
