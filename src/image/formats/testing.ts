@@ -1,34 +1,27 @@
 // Helpers for the format inspector's tests: running host tools (argument arrays only) and
 // installing the Debian packages that provide them when they are missing.
 
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
+import { run as exec, type RunResult } from '../../common/exec.js';
 import { FormatInspector } from './inspector.js';
 import type { DiskFormat, InspectionResult } from './types.js';
 
-const execFileP = promisify(execFile);
-
-export async function run(cmd: string, args: string[], timeoutMs = 300_000): Promise<{ stdout: string; stderr: string }> {
-  return execFileP(cmd, args, { maxBuffer: 64 << 20, timeout: timeoutMs, encoding: 'utf8' });
+export function run(cmd: string, args: string[], timeoutMs = 300_000): Promise<RunResult> {
+  return exec(cmd, args, { timeoutMs });
 }
 
 /** Run with `input` on stdin. */
-export function runWithInput(cmd: string, args: string[], input: string, timeoutMs = 60_000): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = execFile(cmd, args, { timeout: timeoutMs, encoding: 'utf8' }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`${cmd} failed: ${err.message} ${stderr}`));
-      else resolve(stdout);
-    });
-    child.stdin?.end(input);
-  });
+export async function runWithInput(cmd: string, args: string[], input: string, timeoutMs = 60_000): Promise<string> {
+  return (await exec(cmd, args, { input, timeoutMs })).stdout;
 }
 
+/** The command exists (it ran, whatever its exit status). */
 export async function have(cmd: string, args: string[] = ['--version']): Promise<boolean> {
   try {
-    await execFileP(cmd, args, { timeout: 30_000 });
+    await exec(cmd, args, { timeoutMs: 30_000 });
     return true;
   } catch (e) {
-    return (e as NodeJS.ErrnoException).code !== 'ENOENT' && typeof (e as { code?: unknown }).code === 'number';
+    const cause = (e as { cause?: { code?: unknown } }).cause;
+    return typeof cause?.code === 'number';
   }
 }
 
