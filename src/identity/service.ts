@@ -90,6 +90,14 @@ export async function createIdentityService(cfg: Config, log: Logger, bus: Bus, 
   await registerExtensions(app, ctx, tokens, authn, revocations);
   await app.ready();
 
+  // Revocation events only matter while a token they could match is alive: drop older ones hourly,
+  // so the table (and the in-memory list every validation scans) stays small.
+  const purgeTimer = setInterval(() => {
+    void revocations.purgeExpired(cfg.identity.token_expiration + cfg.identity.allow_expired_window)
+      .catch((err: unknown) => ctx.log.warn({ err }, 'revocation purge failed'));
+  }, 3600_000);
+  purgeTimer.unref();
+
   let adminServer: Server | undefined;
   return {
     ctx, app, tokens, authn,
@@ -105,6 +113,7 @@ export async function createIdentityService(cfg: Config, log: Logger, bus: Bus, 
       }
     },
     async close() {
+      clearInterval(purgeTimer);
       if (adminServer) await new Promise<void>((r) => adminServer!.close(() => r()));
       await app.close();
     },
