@@ -9,6 +9,7 @@ import type { Logger } from '../common/log.js';
 import type { Bus } from '../common/bus/index.js';
 import type { Database } from '../common/db/index.js';
 import type { TokenValidator } from '../common/auth/middleware.js';
+import { createImageService } from '../image/service.js';
 
 export interface ServiceDeps {
   cfg: Config; log: Logger; bus: Bus; database: Database; validator: TokenValidator;
@@ -29,4 +30,15 @@ export interface ServiceModule {
 }
 
 /** Every service module, in start order. Identity is started by `up` itself, before these. */
-export const SERVICE_MODULES: ServiceModule[] = [];
+export const SERVICE_MODULES: ServiceModule[] = [
+  {
+    name: 'image',
+    user: 'glance',
+    catalog: { type: 'image', name: 'glance', description: 'OpenStack Image (monostack)', port: (c) => c.image.port, path: '' },
+    async start(deps, host) {
+      const svc = await createImageService({ cfg: deps.cfg, log: deps.log, bus: deps.bus, database: deps.database, validator: deps.validator, authUrl: deps.authUrl });
+      await svc.listen(host, deps.cfg.image.port);
+      return svc;
+    },
+  },
+];

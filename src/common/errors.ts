@@ -78,3 +78,47 @@ export type FaultFormatter = (err: ApiError) => unknown;
 export const keystoneFault: FaultFormatter = (err) => ({
   error: { code: err.status, message: err.message, title: ERROR_TITLE[err.kind] },
 });
+
+/**
+ * Glance: webob's error bodies. A message is webob's `explanation` (it replaces the status's
+ * default text) unless `detail.webobDetail` is true, when it is the `detail` shown after the
+ * default explanation (Glance's `HTTPForbidden(msg)` versus `HTTPForbidden(explanation=msg)`).
+ * This renders webob's JSON form, {"message": "...<br /><br />\n...", "code": "404 Not Found",
+ * "title": "Not Found"}; the image service turns it into webob's plain-text or HTML form when the
+ * request's Accept header prefers those, as webob does.
+ */
+export const WEBOB_TITLE: Partial<Record<ErrorKind, string>> = {
+  RangeNotSatisfiable: 'Request Range Not Satisfiable',
+};
+
+export const WEBOB_EXPLANATION: Record<ErrorKind, string> = {
+  BadRequest: 'The server could not comply with the request since it is either malformed or otherwise incorrect.',
+  Unauthorized: 'This server could not verify that you are authorized to access the document you requested. Either you supplied the wrong credentials (e.g., bad password), or your browser does not understand how to supply the credentials required.',
+  Forbidden: 'Access was denied to this resource.',
+  NotFound: 'The resource could not be found.',
+  MethodNotAllowed: 'The method ${REQUEST_METHOD} is not allowed for this resource.',
+  NotAcceptable: 'The resource could not be generated that was acceptable to your browser (content of type ${HTTP_ACCEPT}.',
+  Conflict: 'There was a conflict when trying to complete your request.',
+  Gone: 'This resource is no longer available. No forwarding address is given.',
+  PreconditionFailed: 'Request precondition failed.',
+  PayloadTooLarge: 'The body of your request was too large for this server.',
+  UnsupportedMediaType: 'The request media type ${CONTENT_TYPE} is not supported by this server.',
+  RangeNotSatisfiable: 'The Range requested is not available.',
+  TooManyRequests: 'The user has sent too many requests in a given amount of time.',
+  InternalServerError: 'The server has either erred or is incapable of performing the requested operation.',
+  NotImplemented: 'The request method ${REQUEST_METHOD} is not implemented for this server.',
+  ServiceUnavailable: 'The server is currently unavailable. Please try again at a later time.',
+};
+
+/** webob's explanation and detail of an ApiError (see WEBOB_EXPLANATION). */
+export function webobParts(err: ApiError): { explanation: string; detail: string } {
+  const isDetail = err.detail.webobDetail === true;
+  const explanation = isDetail || !err.message ? WEBOB_EXPLANATION[err.kind] : err.message;
+  return { explanation, detail: isDetail ? err.message : '' };
+}
+
+export const glanceFault: FaultFormatter = (err) => {
+  const { explanation, detail } = webobParts(err);
+  const title = WEBOB_TITLE[err.kind] ?? ERROR_TITLE[err.kind];
+  return { message: `${explanation}<br /><br />\n${detail}\n\n`, code: `${err.status} ${title}`, title };
+};
