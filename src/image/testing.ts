@@ -70,10 +70,13 @@ export interface StartOptions {
   /** [image] options (port is always a free one). */
   image?: Record<string, unknown>;
   dbUrl?: string;
+  /** Reuse a data directory (kept on close); default: a new temporary one, removed on close. */
+  dataDir?: string;
 }
 
 export async function startImageService(o: StartOptions): Promise<ImageTestService> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'monostack-image-test-'));
+  const ownDir = !o.dataDir;
+  const dataDir = o.dataDir ?? mkdtempSync(join(tmpdir(), 'monostack-image-test-'));
   const cfg = loadConfig({
     env: {},
     overrides: {
@@ -93,7 +96,7 @@ export async function startImageService(o: StartOptions): Promise<ImageTestServi
   } catch (e) {
     validator.close();
     await database.close();
-    rmSync(dataDir, { recursive: true, force: true });
+    if (ownDir) rmSync(dataDir, { recursive: true, force: true });
     throw e;
   }
   const port = await service.listen('127.0.0.1', 0);
@@ -150,7 +153,7 @@ export async function startImageService(o: StartOptions): Promise<ImageTestServi
       await service.close();
       validator.close();
       await database.close();
-      rmSync(dataDir, { recursive: true, force: true });
+      if (ownDir) rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }
