@@ -4,7 +4,7 @@
 import { ApiError } from '../common/errors.js';
 import type { FastifyRequest } from 'fastify';
 import type { IdentityContext } from './context.js';
-import type { TokenData, TokenService } from './tokens.js';
+import { isDelegatedMethod, type TokenData, type TokenService } from './tokens.js';
 import { checkLoginPassword, type UserRow } from './users.js';
 import { effectiveRoles } from './assignments.js';
 import type { TokenPayload } from './token/formatter.js';
@@ -129,8 +129,7 @@ export class Authenticator {
     if (p.systemScope && (to.projectId || to.domainId)) throw new ApiError('Forbidden', 'You are not authorized to perform the requested action: Using a system-scoped token to create a project-scoped or domain-scoped token is not allowed.');
     // Keystone (Debian's fix for CVE-2026-80182): any token of a non-primary method (application
     // credential, OAuth1, ec2credential...) or with no methods is delegated and cannot be exchanged.
-    const primary = ['external', 'kerberos', 'mapped', 'openid', 'password', 'saml2', 'token', 'totp', 'x509'];
-    if (p.appCredId || from.methods.length === 0 || from.methods.some((m) => !primary.includes(m))) throw new ApiError('Forbidden', 'You are not authorized to perform the requested action: Using a delegated token to create another token is not allowed.');
+    if (p.appCredId || isDelegatedMethod(from)) throw new ApiError('Forbidden', 'You are not authorized to perform the requested action: Using a delegated token to create another token is not allowed.');
     if (!this.ctx.cfg.identity.allow_rescope_scoped_token && (p.projectId || p.domainId)) {
       throw new ApiError('Forbidden', 'You are not authorized to perform the requested action: rescope a scoped token.');
     }

@@ -70,17 +70,6 @@ export const trustTime = (stored: string | null | undefined): string | null => (
 
 // ---- tokens -------------------------------------------------------------------------------------
 
-const PRIMARY_AUTH_METHODS = new Set(['external', 'kerberos', 'mapped', 'openid', 'password', 'saml2', 'token', 'totp', 'x509']);
-
-/** Keystone's is_delegated_method: a token from an application credential, OAuth1, EC2... */
-export function isDelegatedMethod(t: TokenData): boolean {
-  return t.methods.length === 0 || t.methods.some((m) => !PRIMARY_AUTH_METHODS.has(m));
-}
-
-/** Any form of delegation: a delegated auth method or a trust scope. */
-export function isDelegatedToken(t: TokenData): boolean {
-  return !!t.trust || !!t.payload.trustId || !!t.payload.accessTokenId || isDelegatedMethod(t);
-}
 
 export const forbiddenAction = (what: string) => new ApiError('Forbidden', `You are not authorized to perform the requested action: ${what}.`);
 

@@ -275,6 +275,19 @@ export class TokenService {
   }
 }
 
+/** Auth methods that prove the user directly (keystone.api._shared.delegation); any other is a delegation. */
+export const PRIMARY_AUTH_METHODS: ReadonlySet<string> = new Set(['external', 'kerberos', 'mapped', 'openid', 'password', 'saml2', 'token', 'totp', 'x509']);
+
+/** A token obtained through a delegated method (app credential, OAuth1, ec2credential...), or with no method. */
+export function isDelegatedMethod(t: Pick<TokenData, 'methods'>): boolean {
+  return t.methods.length === 0 || t.methods.some((m) => !PRIMARY_AUTH_METHODS.has(m));
+}
+
+/** Any form of delegation: a delegated auth method or a trust scope. */
+export function isDelegatedToken(t: TokenData): boolean {
+  return !!t.trust || !!t.payload.trustId || !!t.payload.accessTokenId || isDelegatedMethod(t);
+}
+
 export function notFoundToken(token: string): ApiError {
   return new ApiError('NotFound', `Could not find token: ${token}.`);
 }

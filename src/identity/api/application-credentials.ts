@@ -12,14 +12,14 @@ import { isUniqueViolation } from '../../common/db/index.js';
 import { validate } from '../../common/validation.js';
 import type { IdentityContext } from '../context.js';
 import { NULL_DOMAIN_ID, enforce, listLinks, newId, q, selfLink } from '../context.js';
-import type { TokenData } from '../tokens.js';
+import { isDelegatedToken, type TokenData } from '../tokens.js';
 import { REVOCATION_EXCHANGE } from '../revocations.js';
 import type { ExtensionDeps } from '../extensions.js';
 import { findUserForAuth, type AuthResult } from '../authenticate.js';
 import { hashPassword, verifyPassword } from '../passwords.js';
 import { formatRole } from './roles.js';
 import {
-  appCredAccessRules, appCredRoleIds, appCredRow, effectiveRoleIdsOn, forbiddenAction, isDelegatedToken, isExpired,
+  appCredAccessRules, appCredRoleIds, appCredRow, effectiveRoleIdsOn, forbiddenAction, isExpired,
   parseExpiration, timestampMs, type Row,
 } from '../delegation.js';
 

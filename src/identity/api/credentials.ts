@@ -16,7 +16,7 @@ import { isUniqueViolation } from '../../common/db/index.js';
 import { validate } from '../../common/validation.js';
 import type { IdentityContext } from '../context.js';
 import { baseUrl, credentialsOf, enforce, listLinks, newId, parseJson, q, selfLink } from '../context.js';
-import type { TokenData, TokenService } from '../tokens.js';
+import { isDelegatedToken, type TokenData, type TokenService } from '../tokens.js';
 import type { ExtensionDeps } from '../extensions.js';
 import { effectiveRoles } from '../assignments.js';
 import { MultiFernet } from '../token/fernet.js';
@@ -31,15 +31,6 @@ export const CRED_TYPE_EC2 = 'ec2';
 const EC2_AUTH_TTL_MIN = 15;
 
 // --- delegation ------------------------------------------------------------------------------
-
-/** Auth methods that authenticate the user directly (keystone.api._shared.delegation). */
-export const PRIMARY_AUTH_METHODS = new Set(['external', 'kerberos', 'mapped', 'openid', 'password', 'saml2', 'token', 'totp', 'x509']);
-
-/** A trust-scoped token, or one with any method but the primary ones (an empty list counts as delegated). */
-export function isDelegatedToken(t: TokenData): boolean {
-  if (t.payload.trustId || t.trust) return true;
-  return t.methods.length === 0 || t.methods.some((m) => !PRIMARY_AUTH_METHODS.has(m));
-}
 
 function requirePrimaryAuth(t: TokenData): void {
   if (isDelegatedToken(t)) throw forbiddenAction('Delegated tokens cannot access credentials directly');

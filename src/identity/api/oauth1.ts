@@ -16,10 +16,10 @@ import { validate } from '../../common/validation.js';
 import type { IdentityContext } from '../context.js';
 import { baseUrl, enforce, isoTime, listLinks, NULL_DOMAIN_ID, parseJson, selfLink } from '../context.js';
 import type { ExtensionDeps } from '../extensions.js';
-import { notFoundToken } from '../tokens.js';
+import { isDelegatedToken, notFoundToken } from '../tokens.js';
 import { effectiveRoles, expandImplied, rolesByIds } from '../assignments.js';
 import type { AuthResult } from '../authenticate.js';
-import { isDelegatedToken, registerCredentials } from './credentials.js';
+import { registerCredentials } from './credentials.js';
 import {
   checkMandatoryParams, isKeystoneKey, isVerifier, newVerifier, OAuthRequestError, parseAuthorizationHeader,
   readOAuthParams, verifySignature, type OAuthParams,

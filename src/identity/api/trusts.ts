@@ -10,7 +10,7 @@ import { isUniqueViolation } from '../../common/db/index.js';
 import { validate } from '../../common/validation.js';
 import type { IdentityContext } from '../context.js';
 import { enforce, listLinks, newId, parseJson, q, selfLink } from '../context.js';
-import type { TokenData } from '../tokens.js';
+import { isDelegatedMethod, type TokenData } from '../tokens.js';
 import type { ExtensionDeps } from '../extensions.js';
 import type { Revocations } from '../revocations.js';
 import type { AuthResult } from '../authenticate.js';
@@ -18,7 +18,7 @@ import type { TokenPayload } from '../token/formatter.js';
 import { NULL_DOMAIN_ID } from '../context.js';
 import { formatRole } from './roles.js';
 import {
-  MAX_REDELEGATION_COUNT, effectiveRoleIdsOn, forbiddenAction, isDelegatedMethod, parseExpiration, timestampMs,
+  MAX_REDELEGATION_COUNT, effectiveRoleIdsOn, forbiddenAction, parseExpiration, timestampMs,
   trustNotFound, trustPedigree, trustRoleIds, trustRow, trustTime, trustTokenGrant, trustUsable, validateRedelegation,
   type Row,
 } from '../delegation.js';
