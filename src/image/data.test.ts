@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -238,4 +238,30 @@ test('web-download fetches only from allowed hosts: anything else is 400 at once
   assert.equal(r.status, 400);
   assert.match(r.text, /does not pass filtering/);
   assert.equal((await show(svc, id)).status, 'queued');
+});
+
+test('after a crash mid-upload, a restart puts the image back to queued and removes the partial data', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'image-crash-'));
+  const dbUrl = `sqlite:${join(dir, 'image.sqlite')}`;
+  let s = await startImageService({ identityUrl: cloud.url, adminPassword: cloud.adminPassword, dataDir: dir, dbUrl });
+  try {
+    const keep = await create(s, { name: 'keep' });
+    const data = randomBytes(50_000);
+    assert.equal((await upload(s, keep, data)).status, 204);
+    const id = await create(s, { name: 'crashed' });
+    // What a crash in the middle of an upload leaves: the row in `saving`, a temp file in the store.
+    await s.database.db.updateTable('images').set({ status: 'saving' }).where('id', '=', id).execute();
+    writeFileSync(join(dir, 'images', `.${id}.abcdef.part`), randomBytes(1000));
+    await s.close();
+    s = await startImageService({ identityUrl: cloud.url, adminPassword: cloud.adminPassword, dataDir: dir, dbUrl });
+    const img = (await s.request('GET', `/v2/images/${id}`, { token: admin })).body;
+    assert.equal(img.status, 'queued');
+    assert.deepEqual(readdirSync(join(dir, 'images')), [keep]);
+    const down = await s.request('GET', `/v2/images/${keep}/file`, { token: admin });
+    assert.equal(sha512(down.bytes), sha512(data));
+    assert.equal((await upload(s, id, randomBytes(10))).status, 204);
+  } finally {
+    await s.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
