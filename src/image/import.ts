@@ -133,7 +133,14 @@ export async function importImage(ctx: ImageContext, rc: RequestContext, id: str
   if (method === 'copy-image') {
     if (body.all_stores) {
       stores = stores.filter((s) => !present.has(s));
-      if (!stores.length) return; // already in every store
+      if (!stores.length) {
+        // Already in every store: nothing to copy, and nothing left or failed to report.
+        await mutate(ctx, id, (img) => {
+          img.properties[IMPORTING] = '';
+          img.properties[FAILED] ??= '';
+        });
+        return;
+      }
     } else {
       for (const s of stores) if (present.has(s)) throw badRequest(`Image is already present at store '${s}'`);
     }
