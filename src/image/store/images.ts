@@ -93,16 +93,26 @@ async function attach(db: DB, images: Image[]): Promise<Image[]> {
   const byId = new Map(images.map((i) => [i.id, i]));
   const ids = [...byId.keys()];
   // Chunks keep IN lists small enough for every engine.
+  // One query for the three child tables (properties, tags, active locations): rows of
+  // (image, kind, a, b, c, d, n), sorted here.
   for (let k = 0; k < ids.length; k += 500) {
     const part = ids.slice(k, k + 500);
-    const [props, tags, locs] = await Promise.all([
-      db.selectFrom('image_properties').select(['image_id', 'name', 'value']).where('image_id', 'in', part).orderBy('name').execute(),
-      db.selectFrom('image_tags').select(['image_id', 'value']).where('image_id', 'in', part).orderBy('created_at').orderBy('value').execute(),
-      db.selectFrom('image_locations').selectAll().where('image_id', 'in', part).where('status', '=', 'active').orderBy('position').execute(),
-    ]);
-    for (const p of props) byId.get(p.image_id)!.properties[p.name] = p.value ?? null;
-    for (const t of tags) byId.get(t.image_id)!.tags.push(t.value);
-    for (const l of locs) byId.get(l.image_id)!.locations.push({ id: l.id, url: l.url, metadata: parseJson(l.meta_data, {}), status: l.status });
+    const rows = await db.selectFrom('image_properties')
+      .select(['image_id', sql<string>`'p'`.as('kind'), 'name as a', 'value as b', sql<string>`null`.as('c'), sql<string>`null`.as('d'), sql<number>`0`.as('n')])
+      .where('image_id', 'in', part)
+      .unionAll(db.selectFrom('image_tags')
+        .select(['image_id', sql<string>`'t'`.as('kind'), 'value as a', 'created_at as b', sql<string>`null`.as('c'), sql<string>`null`.as('d'), sql<number>`0`.as('n')])
+        .where('image_id', 'in', part))
+      .unionAll(db.selectFrom('image_locations')
+        .select(['image_id', sql<string>`'l'`.as('kind'), 'id as a', 'url as b', 'meta_data as c', 'status as d', 'position as n'])
+        .where('image_id', 'in', part).where('status', '=', 'active'))
+      .execute();
+    const props = rows.filter((r: Row) => r.kind === 'p').sort((x: Row, y: Row) => (x.a < y.a ? -1 : x.a > y.a ? 1 : 0));
+    const tags = rows.filter((r: Row) => r.kind === 't').sort((x: Row, y: Row) => (x.b < y.b ? -1 : x.b > y.b ? 1 : x.a < y.a ? -1 : x.a > y.a ? 1 : 0));
+    const locs = rows.filter((r: Row) => r.kind === 'l').sort((x: Row, y: Row) => Number(x.n) - Number(y.n));
+    for (const p of props) byId.get(p.image_id)!.properties[p.a] = p.b ?? null;
+    for (const t of tags) byId.get(t.image_id)!.tags.push(t.a);
+    for (const l of locs) byId.get(l.image_id)!.locations.push({ id: l.a, url: l.b, metadata: parseJson(l.c, {}), status: l.d });
   }
   return images;
 }
