@@ -72,6 +72,7 @@ export function parseChanges(body: unknown, draft: 4 | 10): Change[] {
 
 function validateChange(c: Change): void {
   const root = c.path[0]!;
+  if (root.length > 255) throw badRequest('Custom property should not be greater than 255 characters.');
   if (READONLY.includes(root)) throw forbidden(`Attribute '${root}' is read-only.`);
   if (RESERVED.includes(root)) throw forbidden(`Attribute '${root}' is reserved.`);
   if (root.startsWith(RESERVED_NS)) throw forbidden(`Attribute '${root}' is reserved.`);

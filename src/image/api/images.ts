@@ -196,7 +196,8 @@ export function registerImages(app: FastifyInstance, ctx: ImageContext): void {
     POST: async (req, reply) => {
       const rc = requestContext(ctx, req);
       const body = requireBody(req) as Record<string, unknown>;
-      if (!Array.isArray(body)) for (const k of DISALLOWED_ON_CREATE) if (k in body) throw forbidden(`Attribute '${k}' is read-only.`);
+      if (Array.isArray(body)) throw badRequest("Provided object does not match schema 'image': the body must be a JSON object");
+      for (const k of DISALLOWED_ON_CREATE) if (k in body) throw forbidden(`Attribute '${k}' is read-only.`);
       try {
         validateSchema('image', body);
       } catch (e) {

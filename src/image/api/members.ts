@@ -91,6 +91,7 @@ export function registerMembers(app: FastifyInstance, ctx: ImageContext): void {
       const memberId = body.member;
       if (!memberId) throw badRequest("Member can't be empty");
       if (typeof memberId !== 'string') throw badRequest('Expected a member in the form: {"member": "image_id"}');
+      if (memberId.length > 255) throw badRequest('Member to be added must be at most 255 characters');
       const id = req.params.image_id;
       const image = await lookupImage(ctx, rc, id);
       try {

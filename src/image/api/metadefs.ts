@@ -104,21 +104,23 @@ async function ensureResourceType(ctx: ImageContext, name: string): Promise<stri
 }
 
 async function addAssociation(ctx: ImageContext, ns: Row, body: Record<string, unknown>): Promise<Row> {
-  if (typeof body.name !== 'string' || !body.name) throw badRequest('Invalid input for field/attribute resource_type. Mandatory field missing.');
-  const rtId = await ensureResourceType(ctx, body.name);
+  const name = short('resource_type', body.name)!;
+  const prefix = short('prefix', body.prefix, false);
+  const target = short('properties_target', body.properties_target, false);
+  const rtId = await ensureResourceType(ctx, name);
   const now = nowIso();
-  const row = { resource_type_id: rtId, namespace_id: ns.id, prefix: (body.prefix as string) ?? null, properties_target: (body.properties_target as string) ?? null, created_at: now, updated_at: now };
+  const row = { resource_type_id: rtId, namespace_id: ns.id, prefix, properties_target: target, created_at: now, updated_at: now };
   await insertOrConflict(ctx.db.insertInto('metadef_namespace_resource_types').values(row).execute(),
     `The metadata definition resource-type association of resource-type=${body.name} to namespace=${ns.namespace} already exists.`);
   return { ...row, name: body.name };
 }
 
 async function addObject(ctx: ImageContext, ns: Row, body: Record<string, unknown>): Promise<Row> {
-  if (typeof body.name !== 'string' || !body.name) throw badRequest("'name' is a required property");
+  const name = short('name', body.name)!;
   const props: Record<string, unknown> = {};
   for (const [k, v] of Object.entries((body.properties as Record<string, Record<string, unknown>>) ?? {})) props[k] = propertySchema(v, k);
   const now = nowIso();
-  const row = { id: randomUUID(), namespace_id: ns.id, name: body.name, description: (body.description as string) ?? null,
+  const row = { id: randomUUID(), namespace_id: ns.id, name, description: (body.description as string) ?? null,
     required: body.required ? JSON.stringify(body.required) : null, json_schema: JSON.stringify(props), created_at: now, updated_at: now };
   await insertOrConflict(ctx.db.insertInto('metadef_objects').values(row).execute(),
     `A metadata definition object with name=${body.name} already exists in namespace=${ns.namespace}.`);
@@ -126,6 +128,7 @@ async function addObject(ctx: ImageContext, ns: Row, body: Record<string, unknow
 }
 
 async function addProperty(ctx: ImageContext, ns: Row, name: string, body: Record<string, unknown>): Promise<Row> {
+  short('name', name);
   const schema = propertySchema(body);
   const now = nowIso();
   const row = { id: randomUUID(), namespace_id: ns.id, name, json_schema: JSON.stringify(schema), created_at: now, updated_at: now };
@@ -135,6 +138,7 @@ async function addProperty(ctx: ImageContext, ns: Row, name: string, body: Recor
 }
 
 async function addTag(ctx: ImageContext, ns: Row, name: string): Promise<Row> {
+  short('name', name);
   const now = nowIso();
   const row = { id: randomUUID(), namespace_id: ns.id, name, created_at: now, updated_at: now };
   const names = await ctx.db.selectFrom('metadef_tags').select('name').where('namespace_id', '=', ns.id).execute();
@@ -147,6 +151,17 @@ async function addTag(ctx: ImageContext, ns: Row, name: string): Promise<Row> {
 }
 
 function enforce(pol: MetadefPolicy, rule: string): void { pol.enforce(rule); }
+
+/** Names and short fields are at most 80 characters (Glance's String(80) columns). */
+function short(what: string, v: unknown, required = true): string | null {
+  if (v === undefined || v === null || v === '') {
+    if (required) throw badRequest(`Invalid input for field/attribute ${what}. Mandatory field missing.`);
+    return null;
+  }
+  if (typeof v !== 'string') throw badRequest(`Invalid input for field/attribute ${what}. Value: ${JSON.stringify(v)}. Wrong type. Expected 'str', got '${typeof v}'`);
+  if (v.length > 80) throw badRequest(`Provided object does not match schema: '${v}' is too long (${what} is at most 80 characters)`);
+  return v;
+}
 
 function checkProtected(ns: Row): void {
   if (Number(ns.protected)) throw forbidden(`Metadata definition namespace ${ns.namespace} is protected and cannot be deleted.`);
@@ -213,8 +228,8 @@ export function registerMetadefs(app: FastifyInstance, ctx: ImageContext): void 
     POST: async (req, reply) => {
       const rc = requestContext(ctx, req);
       const b = nsBody(req);
-      if (typeof b.namespace !== 'string' || !b.namespace) throw badRequest('Invalid input for field/attribute namespace. Mandatory field missing.');
-      if (b.namespace.length > 80) throw badRequest(`Provided object does not match schema 'namespace': '${b.namespace}' is too long`);
+      short('namespace', b.namespace);
+      short('display_name', b.display_name, false);
       const pol = new MetadefPolicy(ctx, rc);
       pol.enforce('add_metadef_namespace');
       if (b.resource_type_associations) pol.enforce('add_metadef_resource_type_association');
@@ -225,7 +240,7 @@ export function registerMetadefs(app: FastifyInstance, ctx: ImageContext): void 
       if (!['public', 'private'].includes(vis)) throw badRequest(`Invalid visibility value: ${vis}`);
       const now = nowIso();
       const row = {
-        id: randomUUID(), namespace: b.namespace, display_name: (b.display_name as string) ?? null, description: (b.description as string) ?? null,
+        id: randomUUID(), namespace: b.namespace as string, display_name: (b.display_name as string) ?? null, description: (b.description as string) ?? null,
         visibility: vis, protected: b.protected ? 1 : 0, owner: (b.owner as string) || rc.owner || '', created_at: now, updated_at: now,
       };
       await insertOrConflict(db.insertInto('metadef_namespaces').values(row).execute(), `The metadata definition namespace=${b.namespace} already exists.`);
@@ -287,7 +302,8 @@ export function registerMetadefs(app: FastifyInstance, ctx: ImageContext): void 
       const r = await nsRow(ctx, rc, name, `Namespace ${name} not found`);
       nsPolicy(ctx, rc, r).enforce('modify_metadef_namespace');
       const b = nsBody(req);
-      if (typeof b.namespace !== 'string' || !b.namespace) throw badRequest('Invalid input for field/attribute namespace. Mandatory field missing.');
+      short('namespace', b.namespace);
+      short('display_name', b.display_name, false);
       const vis = (b.visibility as string | undefined) || 'private';
       if (!['public', 'private'].includes(vis)) throw badRequest(`Invalid visibility value: ${vis}`);
       const upd = {
@@ -353,7 +369,7 @@ export function registerMetadefs(app: FastifyInstance, ctx: ImageContext): void 
       nsPolicy(ctx, rc, r).enforce('modify_metadef_object');
       const o = await objRow(r, req.params.name);
       const b = nsBody(req);
-      if (typeof b.name !== 'string' || !b.name) throw badRequest("'name' is a required property");
+      short('name', b.name);
       const props: Record<string, unknown> = {};
       for (const [k, v] of Object.entries((b.properties as Record<string, Record<string, unknown>>) ?? {})) props[k] = propertySchema(v, k);
       const upd = { name: b.name, description: (b.description as string) ?? null, required: b.required ? JSON.stringify(b.required) : null, json_schema: JSON.stringify(props), updated_at: nowIso() };
@@ -386,8 +402,7 @@ export function registerMetadefs(app: FastifyInstance, ctx: ImageContext): void 
       const r = await nsRow(ctx, rc, req.params.namespace);
       nsPolicy(ctx, rc, r).enforce('add_metadef_property');
       const b = nsBody(req);
-      if (typeof b.name !== 'string' || !b.name) throw badRequest("'name' is a required property");
-      const p = await addProperty(ctx, r, b.name, b);
+      const p = await addProperty(ctx, r, short('name', b.name)!, b);
       reply.code(201);
       return { name: p.name, ...parseJson(p.json_schema, {}) };
     },
@@ -429,7 +444,7 @@ export function registerMetadefs(app: FastifyInstance, ctx: ImageContext): void 
       nsPolicy(ctx, rc, r).enforce('modify_metadef_property');
       const p = await propRow(r, req.params.name);
       const b = nsBody(req);
-      if (typeof b.name !== 'string' || !b.name) throw badRequest("'name' is a required property");
+      short('name', b.name);
       const schema = propertySchema(b);
       await insertOrConflict(db.updateTable('metadef_properties').set({ name: b.name, json_schema: JSON.stringify(schema), updated_at: nowIso() }).where('id', '=', p.id).execute(),
         `A metadata definition property with name=${b.name} already exists in namespace=${r.namespace}.`);
@@ -502,7 +517,6 @@ export function registerMetadefs(app: FastifyInstance, ctx: ImageContext): void 
       const rc = requestContext(ctx, req);
       const r = await nsRow(ctx, rc, req.params.namespace);
       nsPolicy(ctx, rc, r).enforce('add_metadef_tag');
-      if (req.params.name.length > 255) throw badRequest(`Provided object does not match schema 'tag': '${req.params.name}' is too long`);
       const t = await addTag(ctx, r, req.params.name);
       reply.code(201);
       return tagView(t);
@@ -513,7 +527,7 @@ export function registerMetadefs(app: FastifyInstance, ctx: ImageContext): void 
       nsPolicy(ctx, rc, r).enforce('modify_metadef_tag');
       const t = await tagRow(r, req.params.name);
       const b = nsBody(req);
-      if (typeof b.name !== 'string' || !b.name) throw badRequest("'name' is a required property");
+      short('name', b.name);
       const upd = { name: b.name, updated_at: nowIso() };
       await insertOrConflict(db.updateTable('metadef_tags').set(upd).where('id', '=', t.id).execute(),
         `A metadata tag with name=${b.name} already exists in namespace=${r.namespace}. (Please note that metadata tag names are case insensitive).`);

@@ -88,6 +88,83 @@ async function waitFor(cond: () => Promise<boolean>): Promise<void> {
   assert.fail('condition not met in time');
 }
 
+/** Requests with bad input of every kind: each must get a 4xx on every engine, never a 500. */
+async function malformed(svc: ImageTestService, token: string, admin: string): Promise<Array<[number, string]>> {
+  const seen: Array<[number, string]> = [];
+  const go = async (m: string, path: string, o: Parameters<ImageTestService['request']>[2] = {}) => {
+    const r = await svc.request(m, path, { token, ...o });
+    seen.push([r.status, `${m} ${path} ${o.raw ?? JSON.stringify(o.body ?? '')}`.slice(0, 200)]);
+    return r;
+  };
+  const long = 'x'.repeat(300);
+  const img = (await go('POST', '/v2/images', { body: { name: 'm', disk_format: 'raw', container_format: 'bare', visibility: 'shared' } })).body.id as string;
+  for (const body of [[], { name: 5 }, { min_ram: 'a' }, { min_ram: 1e20 }, { min_disk: -1 }, { id: 'nope' }, { tags: 'x' }, { tags: [long] },
+    { protected: 'yes' }, { visibility: 'bogus' }, { [long]: 'v' }, { prop: null }, { prop: 5 }, { owner: long }, { name: long }, { locations: [] },
+    { disk_format: 'floppy' }, { kernel_id: 'not-a-uuid' }, { cinder_encryption_key_deletion_policy: 'sometimes' }]) {
+    await go('POST', '/v2/images', { body });
+  }
+  await go('POST', '/v2/images', { raw: '{"name": "x"', headers: { 'Content-Type': 'application/json' } });
+  await go('POST', '/v2/images', { raw: '"just a string"', headers: { 'Content-Type': 'application/json' } });
+  const patchT = { 'Content-Type': 'application/openstack-images-v2.1-json-patch' };
+  for (const ops of [{}, [1], [{ op: 'add' }], [{ op: 'add', path: `/${long}`, value: 'v' }], [{ op: 'add', path: '/x', value: 1 }],
+    [{ op: 'replace', path: '/tags', value: 'x' }], [{ op: 'add', path: '/locations/abc', value: { url: 'http://127.0.0.1/', metadata: {} } }],
+    [{ op: 'replace', path: '/min_ram', value: 2 ** 40 }], [{ op: 'add', path: '/a/b', value: 'c' }], [{ op: 'remove', path: '/nope' }],
+    [{ op: 'replace', path: '/owner', value: 'someone' }], [{ op: 'add', path: '/~2x', value: 'v' }]]) {
+    await go('PATCH', `/v2/images/${img}`, { raw: JSON.stringify(ops), headers: patchT });
+  }
+  for (const q of ['limit=99999999999999999999', 'marker=' + long, 'size_min=1e3', 'created_at=lt:2020-13-45T00:00:00Z', 'sort=size:sideways',
+    'min_ram=abc', 'id=in:"a,b', 'member_status=x', 'name=in:' + long]) {
+    await go('GET', `/v2/images?${q}`);
+  }
+  await go('PUT', `/v2/images/${img}/file`, { raw: 'some data', headers: { 'Content-Type': 'application/octet-stream' } });
+  for (const range of ['bytes=99999999999999999999-', 'bytes=a-b', 'bytes=5-1', 'bytes=0-1,3-4']) {
+    await go('GET', `/v2/images/${img}/file`, { headers: { Range: range } });
+  }
+  await go('PUT', `/v2/images/${img}/file`, { raw: 'x', headers: { 'Content-Type': 'application/json' } });
+  await go('PUT', `/v2/images/${img}/file`, { raw: 'x', headers: { 'Content-Type': 'application/octet-stream', 'x-image-meta-store': 'nowhere' } });
+  for (const body of [{}, { member: 5 }, { member: long }, { member: '' }, []]) await go('POST', `/v2/images/${img}/members`, { body });
+  await go('PUT', `/v2/images/${img}/members/${long}`, { body: { status: 'accepted' } });
+  await go('PUT', `/v2/images/${img}/tags/${long}`);
+  for (const body of [{}, { method: 'glance-direct' }, { method: { name: 'nope' } }, { method: { name: 'glance-direct' }, stores: 'file' },
+    { method: { name: 'glance-direct' }, all_stores: 'yes' }, { method: { name: 'web-download', uri: 'file:///etc/passwd' } },
+    { method: { name: 'glance-download', glance_image_id: 'x', glance_region: 'RegionOne' } }, { method: { name: 'copy-image' }, stores: ['nowhere'] }]) {
+    await go('POST', `/v2/images/${img}/import`, { body });
+  }
+  await go('GET', `/v2/images/${long}`);
+  await go('DELETE', `/v2/images/${long}`);
+  const ad = (m: string, path: string, body?: unknown) => go(m, path, { token: admin, body });
+  for (const body of [{}, { namespace: 'n'.repeat(100) }, { namespace: 5 }, { namespace: 'ok-ns', display_name: 'd'.repeat(100) },
+    { namespace: 'ok-ns2', resource_type_associations: [{ name: 'r'.repeat(100) }] }, { namespace: 'ok-ns3', properties: { p: { type: 'string' } } }]) {
+    await ad('POST', '/v2/metadefs/namespaces', body);
+  }
+  await ad('POST', '/v2/metadefs/namespaces', { namespace: 'mal-ns', visibility: 'public' });
+  await ad('POST', '/v2/metadefs/namespaces/mal-ns/objects', { name: 'o'.repeat(100) });
+  await ad('POST', '/v2/metadefs/namespaces/mal-ns/properties', { name: 'p', title: 'P' });
+  await ad('POST', '/v2/metadefs/namespaces/mal-ns/tags', { tags: [{ name: 't' }, { name: 'T' }] });
+  await ad('POST', `/v2/metadefs/namespaces/mal-ns/tags/${'t'.repeat(100)}`);
+  await ad('PUT', '/v2/metadefs/namespaces/mal-ns', { namespace: 'n'.repeat(100) });
+  await ad('GET', '/v2/cache?x=1');
+  await go('DELETE', '/v2/cache', { token: admin, headers: { 'x-image-cache-clear-target': 'everything' } });
+  return seen;
+}
+
+for (const engine of ENGINES) {
+  test(`malformed requests on ${engine.name} get 4xx, never 5xx`, { skip: skipped(engine.name) ? 'MONOSTACK_TEST_SKIP_ENGINES' : false }, async () => {
+    await engine.reachable();
+    const url = engine.url().replace(/image_test_/, 'image_bad_').replace(/image\.sqlite$/, 'bad.sqlite');
+    const svc = await startImageService({ identityUrl: cloud.url, adminPassword: cloud.adminPassword, dbUrl: url });
+    try {
+      const p = await svc.project(`bad-${engine.name}-${suffix}`);
+      const seen = await malformed(svc, p.token, await svc.adminToken());
+      assert.ok(seen.filter(([s]) => s >= 400 && s < 500).length >= 70, 'the malformed requests were refused');
+      assert.deepEqual(seen.filter(([s]) => s >= 500), [], 'no request got a 5xx');
+    } finally {
+      await svc.close();
+      await engine.drop(url);
+    }
+  });
+}
+
 for (const engine of ENGINES) {
   test(`image store on ${engine.name}: everything survives a restart`, { skip: skipped(engine.name) ? 'MONOSTACK_TEST_SKIP_ENGINES' : false }, async () => {
     await engine.reachable();
