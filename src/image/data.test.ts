@@ -61,7 +61,7 @@ async function waitFor(cond: () => Promise<boolean>, ms = 5000): Promise<void> {
 }
 
 test('upload and byte-exact download: size, md5 and sha512 recorded and served', async () => {
-  const data = randomBytes(5 * (1 << 20) + 12345); // crosses several 1 MiB hashing slots
+  const data = randomBytes(21 * (1 << 20) + 12345); // wraps the ring of 1 MiB hashing slots twice
   const id = await create(svc, { name: 'roundtrip' });
   const up = await upload(svc, id, data);
   assert.equal(up.status, 204, up.text);

@@ -36,17 +36,27 @@ export function consume(stream: Readable, onChunk: (b: Buffer) => void | Promise
       if (drain && !stream.destroyed) { stream.on('error', () => undefined); stream.resume(); }
       reject(e);
     };
+    // The chunk being processed asynchronously: 'end' can come while the stream is paused for
+    // it, and must wait until it is done.
+    let pending: Promise<void> | null = null;
     const onData = (chunk: Buffer) => {
       total += chunk.length;
       let r: void | Promise<void>;
       try { r = onChunk(chunk); } catch (e) { fail(e as Error, true); return; }
       if (r && typeof (r as Promise<void>).then === 'function') {
         stream.pause();
-        (r as Promise<void>).then(() => { if (!settled) stream.resume(); }, (e: Error) => fail(e, true));
+        const p: Promise<void> = (r as Promise<void>).then(() => {
+          if (pending === p) pending = null;
+          if (!settled) stream.resume();
+        }, (e: Error) => { if (pending === p) pending = null; fail(e, true); });
+        pending = p;
       }
     };
+    let ended = false;
     const onEnd = () => {
+      ended = true;
       if (settled) return;
+      if (pending) { void pending.then(onEnd); return; }
       const req = stream as Partial<IncomingMessage>;
       if (req.complete === false || (expected != null && total !== expected)) {
         fail(new TruncatedUpload(`image data ended after ${total} of ${expected ?? '?'} bytes`), false);
@@ -58,7 +68,7 @@ export function consume(stream: Readable, onChunk: (b: Buffer) => void | Promise
     };
     const onError = (e: Error) => fail(e.message === 'aborted' ? new TruncatedUpload('client aborted the upload') : e, false);
     const onAborted = () => fail(new TruncatedUpload('client aborted the upload'), false);
-    const onClose = () => { if (!settled) setImmediate(() => { if (!settled) fail(new TruncatedUpload('connection closed during the upload'), false); }); };
+    const onClose = () => { if (!settled && !ended) setImmediate(() => { if (!settled && !ended) fail(new TruncatedUpload('connection closed during the upload'), false); }); };
     stream.on('data', onData);
     stream.on('end', onEnd);
     stream.on('error', onError);
@@ -108,6 +118,7 @@ export async function receiveData(hashers: HashPool, o: ReceiveOptions): Promise
   let fill = 0;
   let total = 0;
   let failure: Error | undefined;
+  let stopped = false;
 
   const flush = (i: number, len: number) => {
     const buf = job.slot(i).subarray(0, len);
@@ -122,7 +133,7 @@ export async function receiveData(hashers: HashPool, o: ReceiveOptions): Promise
     // Copies a chunk into the ring; returns a promise only when it must wait for a free slot,
     // so the request stream is paused only then.
     const place = (chunk: Buffer, off: number): void | Promise<void> => {
-      while (off < chunk.length) {
+      while (off < chunk.length && !stopped) {
         const busy = fill === 0 ? inflight[slot] : null;
         if (busy) return busy.then(() => { inflight[slot] = null; return place(chunk, off); });
         const n = Math.min(SLOT_SIZE - fill, chunk.length - off);
@@ -153,9 +164,12 @@ export async function receiveData(hashers: HashPool, o: ReceiveOptions): Promise
     const inspection = inspector ? inspector.finish(total) : null;
     return { size: total, checksum: checksum!, hashAlgo: o.hashAlgo, hashValue: hashValue!, inspection };
   } catch (e) {
-    job.abort();
+    stopped = true;
+    // Slots still being hashed or written finish first (a dead worker rejects them), then the
+    // hashing is dropped and the file removed.
     await Promise.allSettled(inflight.filter(Boolean) as Promise<void>[]);
     await writes.catch(() => undefined);
+    job.abort();
     await fh.close().catch(() => undefined);
     await unlink(o.tempPath).catch(() => undefined);
     throw e;
