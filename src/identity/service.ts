@@ -62,7 +62,7 @@ export async function createIdentityService(cfg: Config, log: Logger, bus: Bus, 
   const tokens = new TokenService(ctx, formatter, revocations);
   const authn = new Authenticator(ctx, tokens);
 
-  const app = createApiServer({ name: 'identity', fault: keystoneFault, logger: log, bodyLimit: cfg.DEFAULT.max_request_body_size, headers: { Vary: 'X-Auth-Token' } });
+  const app = createApiServer({ name: 'identity', fault: keystoneFault, logger: log, bodyLimit: cfg.DEFAULT.max_request_body_size, headers: { Vary: 'X-Auth-Token' }, untypedBodiesAreJson: true });
   app.addHook('onRequest', async (req, reply) => {
     const tok = req.headers['x-auth-token'];
     if (typeof tok === 'string' && tok) {

@@ -98,3 +98,21 @@ test('another service\'s fault format plugs in the same way', async () => {
     await other.close();
   }
 });
+
+test('untypedBodiesAreJson: a body without Content-Type is JSON for services that opt in (Keystone), text otherwise', async () => {
+  const keystoneLike = createApiServer({ name: 'k', fault: keystoneFault, logger: silent, headers: { Vary: 'X-Auth-Token' }, untypedBodiesAreJson: true });
+  keystoneLike.post('/echo', async (req) => ({ got: req.body ?? null }));
+  await keystoneLike.ready();
+  try {
+    const json = await keystoneLike.inject({ method: 'POST', url: '/echo', payload: '{"auth": {"x": 1}}' });
+    assert.deepEqual(json.json(), { got: { auth: { x: 1 } } });
+    const bad = await keystoneLike.inject({ method: 'POST', url: '/echo', payload: '{"auth": ' });
+    assert.match(fault(bad, 400).message, /^Malformed request body: /);
+    const typed = await keystoneLike.inject({ method: 'POST', url: '/echo', payload: 'words', headers: { 'content-type': 'text/plain' } });
+    assert.deepEqual(typed.json(), { got: 'words' }, 'an explicit non-JSON type is left to the handler');
+  } finally {
+    await keystoneLike.close();
+  }
+  const plain = await app.inject({ method: 'POST', url: '/echo', payload: '{"a": 1}' });
+  assert.deepEqual(plain.json(), { got: '{"a": 1}' }, 'services that do not opt in get the raw text');
+});

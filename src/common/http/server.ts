@@ -14,6 +14,8 @@ export interface ApiServerOptions {
   bodyLimit?: number;
   /** Extra headers on every response (Keystone sends Vary: X-Auth-Token). */
   headers?: Record<string, string>;
+  /** Read a body sent without Content-Type as JSON (Keystone does; Python `requests` sends none). */
+  untypedBodiesAreJson?: boolean;
 }
 
 declare module 'fastify' {
@@ -64,17 +66,20 @@ export function createApiServer(opts: ApiServerOptions): FastifyInstance {
   // Bodies: JSON only, parsed by us so a syntax error becomes the service's 400. An empty body on a
   // JSON request is treated as no body; the handler decides whether it needs one.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser(/^application\/([a-z0-9.+-]*\+)?json/, { parseAs: 'string' }, (_req, body, done) => {
-    const text = body as string;
+  const parseJsonBody = (text: string, done: (err: Error | null, body?: unknown) => void) => {
     if (text.trim() === '') return done(null, undefined);
     try {
       done(null, JSON.parse(text));
     } catch (e) {
       done(new ApiError('BadRequest', `Malformed request body: ${(e as Error).message}`), undefined);
     }
-  });
+  };
+  app.addContentTypeParser(/^application\/([a-z0-9.+-]*\+)?json/, { parseAs: 'string' }, (_req, body, done) => parseJsonBody(body as string, done));
   // Anything else is read as text so a handler can reject it with a proper fault.
-  app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => done(null, body === '' ? undefined : body));
+  app.addContentTypeParser('*', { parseAs: 'string' }, (req, body, done) => {
+    if (opts.untypedBodiesAreJson && !req.headers['content-type']) return parseJsonBody(body as string, done);
+    done(null, body === '' ? undefined : body);
+  });
 
   const send = (req: FastifyRequest, reply: FastifyReply, err: ApiError) => {
     for (const [k, v] of Object.entries(err.headers)) reply.header(k, v);
