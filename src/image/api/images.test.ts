@@ -268,6 +268,31 @@ test('tags: add, idempotent re-add, delete, 404 for a missing tag or image', asy
   assert.equal((await svc.request('PUT', `/v2/images/${id}/tags/${'x'.repeat(300)}`, { token: alice.token })).status, 400);
 });
 
+
+test('image cache: admins queue an active image, it is cached and served from the cache; deleting the image drops it', async () => {
+  const id = await newImage(admin, { visibility: 'public' });
+  assert.equal((await svc.request('PUT', `/v2/images/${id}/file`, { token: admin, raw: 'cached bytes', headers: { 'Content-Type': 'application/octet-stream' } })).status, 204);
+  assertGlanceFault(await svc.request('GET', '/v2/cache', { token: alice.token, headers: json }), 403);
+  assertGlanceFault(await svc.request('PUT', '/v2/cache/not-an-image', { token: admin, headers: json }), 404, /Image not-an-image not found/);
+  const queuedOnly = await newImage(admin);
+  assertGlanceFault(await svc.request('PUT', `/v2/cache/${queuedOnly}`, { token: admin, headers: json }), 400, /Only images with status active/);
+  assert.equal((await svc.request('PUT', `/v2/cache/${id}`, { token: admin })).status, 202);
+  let state: { cached_images: Array<{ image_id: string; hits: number }>; queued_images: string[] } | undefined;
+  for (let i = 0; i < 100; i++) {
+    state = (await svc.request('GET', '/v2/cache', { token: admin })).body;
+    if (state!.cached_images.some((c) => c.image_id === id)) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.ok(state!.cached_images.some((c) => c.image_id === id), JSON.stringify(state));
+  assert.equal((await svc.request('GET', `/v2/images/${id}/file`, { token: alice.token })).text, 'cached bytes');
+  state = (await svc.request('GET', '/v2/cache', { token: admin })).body;
+  assert.equal(state!.cached_images.find((c) => c.image_id === id)!.hits, 1);
+  assertGlanceFault(await svc.request('DELETE', '/v2/cache', { token: admin, headers: { ...json, 'x-image-cache-clear-target': 'all' } }), 400);
+  assert.equal((await svc.request('DELETE', `/v2/images/${id}`, { token: admin })).status, 204);
+  state = (await svc.request('GET', '/v2/cache', { token: admin })).body;
+  assert.ok(!state!.cached_images.some((c) => c.image_id === id));
+});
+
 test('no request in this file got a 500', () => {
   const bad = statuses.filter(([s]) => s >= 500);
   assert.deepEqual(bad, []);

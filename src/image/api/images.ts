@@ -280,6 +280,10 @@ export function registerImages(app: FastifyInstance, ctx: ImageContext): void {
       }
       await unlink(stagingPath(ctx, id)).catch(() => undefined);
       await deleteImageRow(ctx.db, id);
+      if (ctx.cache) {
+        await ctx.cache.deleteQueued(id);
+        await ctx.cache.deleteCached(id);
+      }
       for (const loc of image.locations) {
         try {
           await ctx.stores.forLocation(loc.url, loc.metadata.store).delete(loc.url);
