@@ -36,7 +36,7 @@ test('Tempest identity smoke subset passes against monostack up', { timeout: 600
   const dataDir = mkdtempSync(join(tmpdir(), 'monostack-tempest-'));
   const port = await freePort();
   const child = spawn(process.execPath, [join(root, 'bin', 'monostack.js'), 'up', '--data-dir', dataDir, '--port', String(port), '--admin-port', '0', '--admin-password', 'tempest-admin'], {
-    stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MONOSTACK_IDENTITY_PASSWORD_HASH_ROUNDS: '4' },
+    stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MONOSTACK_IDENTITY_PASSWORD_HASH_ROUNDS: '4', MONOSTACK_DEFAULT_ENABLED_SERVICES: 'identity' },
   });
   try {
     await new Promise<void>((res, rej) => {
