@@ -25,7 +25,7 @@ test('defaults: every option, with Keystone\'s values where it has them', () => 
   assert.equal(c.DEFAULT.max_request_body_size, 114688);
   assert.equal(c.DEFAULT.host, '127.0.0.1');
   assert.equal(c.DEFAULT.region, 'RegionOne');
-  assert.deepEqual(c.DEFAULT.enabled_services, ['identity']);
+  assert.deepEqual(c.DEFAULT.enabled_services, ['identity', 'image']);
   assert.equal(c.database.url, 'sqlite:');
   assert.equal(c.DEFAULT.data_dir, join(homedir(), '.monostack'));
   assert.equal(c.identity.key_repository, join(homedir(), '.monostack', 'fernet-keys'));
@@ -34,8 +34,8 @@ test('defaults: every option, with Keystone\'s values where it has them', () => 
     for (const k of Object.keys(defs)) assert.notEqual((c as any)[s][k], undefined, `${s}.${k}`);
   }
   // Defaults are copies: changing one config's list leaves the next one alone.
-  c.DEFAULT.enabled_services.push('image');
-  assert.deepEqual(loadConfig({ env: {} }).DEFAULT.enabled_services, ['identity']);
+  c.DEFAULT.enabled_services.push('compute');
+  assert.deepEqual(loadConfig({ env: {} }).DEFAULT.enabled_services, ['identity', 'image']);
 });
 
 test('INI file: sections, comments, typed values, key_repository under data_dir', () => {
@@ -71,7 +71,7 @@ test('precedence: defaults < file < environment < command line', () => {
     assert.equal(c.database.url, 'postgres://u:p@db/monostack');
     assert.equal(c.identity.max_active_keys, 3, 'untouched options keep their defaults');
   });
-  assert.equal(loadConfig({ env: { MONOSTACK_DEFAULT_ENABLED_SERVICES: 'identity,image' } }).DEFAULT.enabled_services.length, 2);
+  assert.deepEqual(loadConfig({ env: { MONOSTACK_DEFAULT_ENABLED_SERVICES: 'identity' } }).DEFAULT.enabled_services, ['identity']);
   assert.equal(loadConfig({ env: { MONOSTACK_IDENTITY_ENFORCE_SCOPE: 'TRUE' } }).identity.enforce_scope, true);
 });
 
