@@ -1,0 +1,89 @@
+// One timed data transfer for bench/image/run.mjs, in a fresh process of its own: the benchmark
+// process holds the 1 GiB image in memory (and autocannon), which makes every buffer it allocates
+// dearer (V8 collects more often under external-memory pressure), so the clients and the plain read
+// run here instead. Prints one JSON line: { seconds, bytes, cpuS, ... }, the clock started once the
+// process is up (startup is not counted).
+//
+//   node transfer.mjs read FILE [HIGH_WATER_MARK]          fs.createReadStream, bytes counted
+//   node transfer.mjs get  URL TOKEN                        GET, body counted and dropped
+//   node transfer.mjs put  URL TOKEN FILE SIZE [SHOW_URL]   PUT the file as application/octet-stream;
+//                                                          then GET SHOW_URL (the image, until active)
+//
+// The HTTP client is a plain socket — the leanest client Node has, so that its share of the two
+// CPUs stays small: no HTTP parser or stream machinery on the data, the file piped straight into the
+// socket, the response body only counted. A response is complete at its Content-Length.
+
+import { createReadStream } from 'node:fs';
+import { connect } from 'node:net';
+
+const CHUNK = 1 << 20;
+const nowUs = () => Number(process.hrtime.bigint() / 1000n);
+
+function rawRequest(url, method, headers, { file, size, countOnly = false } = {}) {
+  const u = new URL(url);
+  return new Promise((resolveReq, rejectReq) => {
+    const s = connect(Number(u.port), u.hostname);
+    let settled = false;
+    const done = (v, e) => { if (settled) return; settled = true; s.destroy(); if (e) rejectReq(e); else resolveReq(v); };
+    let head = null; // bytes before the end of the response headers
+    let res = null;
+    s.on('error', (e) => done(null, e));
+    s.on('connect', () => {
+      s.setNoDelay(true);
+      const lines = [`${method} ${u.pathname}${u.search} HTTP/1.1`, `Host: ${u.host}`, ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`)];
+      if (file) lines.push(`Content-Length: ${size}`);
+      s.write(lines.join('\r\n') + '\r\n\r\n');
+      if (file) {
+        const f = createReadStream(file, { highWaterMark: CHUNK });
+        f.on('error', (e) => done(null, e));
+        f.pipe(s, { end: false });
+      }
+    });
+    s.on('data', (c) => {
+      if (!res) {
+        head = head ? Buffer.concat([head, c]) : c;
+        const i = head.indexOf('\r\n\r\n');
+        if (i < 0) return;
+        const [statusLine, ...hl] = head.subarray(0, i).toString('latin1').split('\r\n');
+        const hs = Object.fromEntries(hl.map((l) => [l.slice(0, l.indexOf(':')).trim().toLowerCase(), l.slice(l.indexOf(':') + 1).trim()]));
+        res = { status: Number(statusLine.split(' ')[1]), headers: hs, bytes: 0, text: '', length: hs['content-length'] === undefined ? 0 : Number(hs['content-length']) };
+        c = head.subarray(i + 4);
+        head = null;
+      }
+      res.bytes += c.length;
+      if (!(countOnly && res.status === 200) && res.text.length < 1 << 20) res.text += c.toString('utf8');
+      if (res.bytes >= res.length) done(res);
+    });
+    s.on('end', () => done(null, new Error(`${method} ${url}: connection closed before the response was complete`)));
+  });
+}
+
+const [op, ...args] = process.argv.slice(2);
+const c0 = process.cpuUsage();
+const t0 = nowUs();
+let out;
+if (op === 'read') {
+  const [file, hwm] = args;
+  let n = 0;
+  for await (const c of createReadStream(file, hwm ? { highWaterMark: Number(hwm) } : {})) n += c.length;
+  out = { bytes: n };
+} else if (op === 'get') {
+  const [url, token] = args;
+  const r = await rawRequest(url, 'GET', { 'X-Auth-Token': token }, { countOnly: true });
+  out = { status: r.status, bytes: r.bytes, headers: r.headers, text: r.status === 200 ? undefined : r.text.slice(0, 2000) };
+} else if (op === 'put') {
+  const [url, token, file, size, showUrl] = args;
+  const r = await rawRequest(url, 'PUT', { 'X-Auth-Token': token, 'Content-Type': 'application/octet-stream' }, { file, size: Number(size) });
+  out = { status: r.status, text: r.text.slice(0, 2000), putSeconds: (nowUs() - t0) / 1e6 };
+  if (showUrl && r.status === 204) {
+    const s = await rawRequest(showUrl, 'GET', { 'X-Auth-Token': token, Accept: 'application/json' });
+    out.image = s.status === 200 ? JSON.parse(s.text) : { status: s.status, text: s.text.slice(0, 2000) };
+  }
+} else {
+  process.stderr.write('usage: transfer.mjs read FILE [HWM] | get URL TOKEN | put URL TOKEN FILE SIZE [SHOW_URL]\n');
+  process.exit(2);
+}
+const t1 = nowUs();
+const c = process.cpuUsage(c0);
+process.stdout.write(JSON.stringify({ ...out, seconds: (t1 - t0) / 1e6, cpuS: (c.user + c.system) / 1e6, window: { startUs: t0, endUs: t1 } }) + '\n');
+process.exit(0);
