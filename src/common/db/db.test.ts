@@ -75,3 +75,22 @@ test('nowIso: fixed-width UTC, ordered as text', () => {
   assert.match(a, /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
   assert.ok(nowIso() >= a);
 });
+
+test('sqlite: reused prepared statements stay correct across schema changes and parameters', async () => {
+  const { openDatabase } = await import('./index.js');
+  const { sql } = await import('kysely');
+  const d = await openDatabase('sqlite::memory:', '/tmp');
+  try {
+    await sql`create table t (a integer)`.execute(d.db);
+    await sql`insert into t values (1)`.execute(d.db);
+    const q = () => d.db.selectFrom('t').selectAll().execute();
+    assert.deepEqual(await q(), [{ a: 1 }]);
+    await sql`alter table t add column b integer default 7`.execute(d.db);
+    assert.deepEqual(await q(), [{ a: 1, b: 7 }], 'a reused statement sees the new column');
+    for (let i = 0; i < 50; i++) await d.db.insertInto('t').values({ a: i, b: i }).execute();
+    const rows = await d.db.selectFrom('t').select('a').where('a', '>=', 48).orderBy('a').execute();
+    assert.deepEqual(rows.map((r) => r.a), [48, 49]);
+  } finally {
+    await d.close();
+  }
+});

@@ -75,7 +75,7 @@ export async function openDatabase(url: string, dataDir: string): Promise<Databa
     sqlite.pragma('synchronous = NORMAL');
     sqlite.pragma('foreign_keys = ON');
     sqlite.pragma('busy_timeout = 5000');
-    dialect = new SqliteDialect({ database: sqlite });
+    dialect = new SqliteDialect({ database: withStatementCache(sqlite) });
     display = `sqlite:${file}`;
   } else if (engine === 'postgres') {
     await ensureServerDatabase(engine, url);
@@ -93,6 +93,27 @@ export async function openDatabase(url: string, dataDir: string): Promise<Databa
   }
   const db = new Kysely({ dialect });
   return { db, engine, display, close: () => db.destroy() };
+}
+
+/**
+ * Kysely's SQLite driver prepares every statement on every query; preparing costs as much as
+ * running a small query. Statements are reused by SQL text (the set is small and fixed: queries are
+ * built from code, values are parameters). Reuse is safe because the driver runs each statement to
+ * completion synchronously; streamed queries (`stmt.iterate()`) are not used in this project.
+ */
+function withStatementCache(db: SQLite.Database, max = 2000): SQLite.Database {
+  const prepare = db.prepare.bind(db);
+  const cache = new Map<string, SQLite.Statement>();
+  db.prepare = ((source: string) => {
+    let stmt = cache.get(source);
+    if (!stmt) {
+      stmt = prepare(source);
+      if (cache.size >= max) cache.clear();
+      cache.set(source, stmt);
+    }
+    return stmt;
+  }) as typeof db.prepare;
+  return db;
 }
 
 /** Runs a service's migrations (name-ordered) to the newest, tracked in `<service>_migration`. */
