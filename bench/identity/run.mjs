@@ -125,7 +125,9 @@ try {
     const adminPassword = randomBytes(12).toString('base64url');
     const t0 = Date.now();
     const m = await startChild('monostack', [join(build, 'cli', 'main.js'), 'up', '--data-dir', dir, '--port', String(port), '--admin-port', '0', '--admin-password', adminPassword],
-      (line) => (line.startsWith('monostack ready') ? true : undefined), { profileDir });
+      // Identity alone, otherwise with its default configuration (the image service would also
+      // bind the fixed port 9292 and add the `service` project to the listing).
+      (line) => (line.startsWith('monostack ready') ? true : undefined), { profileDir, env: { MONOSTACK_DEFAULT_ENABLED_SERVICES: 'identity' } });
     children.push(m.child);
     meta.serverStartS = (Date.now() - t0) / 1000;
     const base = `http://127.0.0.1:${port}`;
