@@ -5,12 +5,9 @@ import { readFileSync, existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sampleConfig, OPTIONS } from '../common/config.js';
+import { projectRoot } from '../common/testing/process.js';
 
-const root = (() => {
-  let d = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(d, 'package.json'))) d = dirname(d);
-  return d;
-})();
+const root = projectRoot(import.meta.url);
 
 test('docs/configuration.md is the current `monostack config sample`', () => {
   const doc = readFileSync(join(root, 'docs', 'configuration.md'), 'utf8');

@@ -8,35 +8,23 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFile, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort, projectRoot } from '../../common/testing/process.js';
 
 const OPENSTACK = '/usr/bin/openstack';
 const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
 const ADMIN_PASSWORD = 'seed-admin-pass';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const root = (() => {
-  let d = here;
-  while (!existsSync(join(d, 'package.json'))) d = dirname(d);
-  return d;
-})();
+const root = projectRoot(import.meta.url);
 /**
  * The `monostack` entry point of the code under test: bin/monostack.js when this test runs from
  * dist/ (what `npm test` builds), else the cli/main.js compiled beside this test (a developer's
  * --outDir build), so a test never runs against another build's code.
  */
 const entry = here.startsWith(join(root, 'dist') + sep) ? join(root, 'bin', 'monostack.js') : join(here, '..', '..', 'cli', 'main.js');
-
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => { const a = s.address(); s.close(() => res(typeof a === 'object' && a ? a.port : 0)); });
-    s.on('error', rej);
-  });
-}
 
 /** `export NAME=value` lines of an openrc, with the shell's single quoting undone. */
 function parseOpenrc(text: string): Record<string, string> {

@@ -5,30 +5,17 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { projectRoot, freePort, tempestHarness } from '../../common/testing/process.js';
 
-const root = (() => {
-  let d = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(d, 'package.json'))) d = dirname(d);
-  return d;
-})();
+const root = projectRoot(import.meta.url);
 
-const HARNESS = [process.env.MONOSTACK_TEMPEST_SH, join(root, '..', 'shared', 'conformance', 'tempest.sh'), '/work/shared/conformance/tempest.sh']
-  .find((p) => p && existsSync(p));
+const HARNESS = tempestHarness();
 
 // Core v3 API areas; every test in them must pass.
 const SMOKE = '^tempest\\.api\\.identity\\.(admin\\.)?v3\\.(test_tokens|test_projects|test_users|test_domains|test_roles|test_groups|test_regions|test_services|test_endpoints|test_catalog|test_api_discovery|test_list_projects|test_list_users|test_inherits|test_default_project_id|test_project_tags)';
-
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => { const a = s.address(); s.close(() => res(typeof a === 'object' && a ? a.port : 0)); });
-    s.on('error', rej);
-  });
-}
 
 test('Tempest identity smoke subset passes against monostack up', { timeout: 600_000 }, async (t) => {
   if (!HARNESS) return t.skip('conformance harness tempest.sh not found (set MONOSTACK_TEMPEST_SH)');

@@ -9,35 +9,20 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { run } from '../../common/exec.js';
+import { freePort, projectRoot } from '../../common/testing/process.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const mainJs = join(here, '..', '..', 'cli', 'main.js');
-const repo = (() => {
-  let d = here;
-  while (!existsSync(join(d, 'package.json'))) d = dirname(d);
-  return d;
-})();
+const repo = projectRoot(import.meta.url);
 
 function which(cmd: string): boolean {
   return (process.env.PATH ?? '').split(':').some((p) => p && existsSync(join(p, cmd)));
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      const port = typeof a === 'object' && a ? a.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 const missing = ['openstack', 'glance'].filter((c) => !which(c));
 const skip = missing.length ? `Debian's ${missing.join(' and ')} CLI is not installed (apt-get install python3-openstackclient python3-glanceclient)` : false;

@@ -10,30 +10,17 @@ import { spawn, execFile } from 'node:child_process';
 import { createServer as createHttpServer } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { projectRoot, freePort, tempestHarness } from '../../common/testing/process.js';
 
-const root = (() => {
-  let d = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(d, 'package.json'))) d = dirname(d);
-  return d;
-})();
+const root = projectRoot(import.meta.url);
 const mainJs = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'cli', 'main.js');
 
-const HARNESS = [process.env.MONOSTACK_TEMPEST_SH, join(root, '..', 'shared', 'conformance', 'tempest.sh'), '/work/shared/conformance/tempest.sh']
-  .find((p) => p && existsSync(p));
+const HARNESS = tempestHarness();
 
 const KNOWN_FAILURE = 'test_image_web_download_import_with_bad_url';
-
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => { const a = s.address(); s.close(() => res(typeof a === 'object' && a ? a.port : 0)); });
-    s.on('error', rej);
-  });
-}
 
 test('Tempest image v2 API tests pass against monostack up', { timeout: 900_000 }, async (t) => {
   if (!HARNESS) return t.skip('conformance harness tempest.sh not found (set MONOSTACK_TEMPEST_SH)');
