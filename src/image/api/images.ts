@@ -16,6 +16,7 @@ import { ImagePolicy } from '../authz.js';
 import { validateSchema } from '../schema.js';
 import { applyChanges, parseChanges, PATCH_TYPES } from '../patch.js';
 import { downloadImageData, stageImageData, stagingPath, uploadImageData } from '../data.js';
+import { FileRange } from '../stores/file-range.js';
 import { importImage, taskRecord, validateImportBody } from '../import.js';
 import { tasksOfImage } from '../store/tasks.js';
 import { bodyStream, contentLength, queryPairs, rejectBody, requireBody, resource, urlencode } from './http.js';
@@ -308,6 +309,13 @@ export function registerImages(app: FastifyInstance, ctx: ImageContext): void {
       const d = await downloadImageData(ctx, rc, req.params.image_id, req.headers.range, req.headers['content-range'] as string | undefined);
       reply.code(d.status).headers(d.headers);
       if (d.status === 204) return reply.send();
+      if (d.stream instanceof FileRange) {
+        // The file store's fast path: written straight to the socket from reused buffers.
+        reply.hijack();
+        reply.raw.writeHead(d.status, reply.getHeaders() as import("node:http").OutgoingHttpHeaders);
+        await d.stream.sendTo(reply.raw).catch((err: Error) => reply.raw.destroy(err));
+        return reply;
+      }
       return reply.send(d.stream);
     }, { bodyReject: true }],
     PUT: [async (req: Req, reply: FastifyReply) => {

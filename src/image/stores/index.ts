@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { checkExternalUri } from '../urls.js';
+import { FileRange } from './file-range.js';
 
 export class StoreNotFound extends Error {}
 export class UnknownScheme extends Error {}
@@ -77,7 +78,7 @@ export class FileStore implements ImageStore {
     const fh = await open(path, 'r').catch((e: NodeJS.ErrnoException) => {
       throw e.code === 'ENOENT' ? new StoreNotFound(`Image file ${url} not found`) : e;
     });
-    return fh.createReadStream({ start, end, highWaterMark: 1 << 20, autoClose: true });
+    return new FileRange(fh, start, end);
   }
 
   async delete(url: string): Promise<void> {
