@@ -110,6 +110,14 @@ export function enforce(ctx: IdentityContext, req: FastifyRequest, action: strin
   return req.auth;
 }
 
+/** The row of `table` with this id, or Keystone's 404 with `message`. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export async function rowOr404(ctx: IdentityContext, table: string, id: string, message: string): Promise<Record<string, any>> {
+  const row = await ctx.db.selectFrom(table).selectAll().where('id', '=', id).executeTakeFirst();
+  if (!row) throw new ApiError('NotFound', message);
+  return row;
+}
+
 /** Query string values may arrive as arrays when repeated; take the last, as Keystone (webob) does. */
 export function q(req: FastifyRequest, name: string): string | undefined {
   const v = (req.query as Record<string, unknown>)[name];

@@ -5,7 +5,7 @@ import { ApiError } from '../../common/errors.js';
 import { isUniqueViolation } from '../../common/db/index.js';
 import { validate } from '../../common/validation.js';
 import type { IdentityContext } from '../context.js';
-import { enforce, listLinks, member, newId, parseJson, q, qBool, selfLink } from '../context.js';
+import { enforce, listLinks, member, newId, parseJson, q, qBool, selfLink, rowOr404 } from '../context.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Row = Record<string, any>;
@@ -49,9 +49,7 @@ export function formatEndpoint(req: FastifyRequest, e: Row): Row {
 }
 
 async function getRegion(ctx: IdentityContext, id: string): Promise<Row> {
-  const r = await ctx.db.selectFrom('region').selectAll().where('id', '=', id).executeTakeFirst();
-  if (!r) throw new ApiError('NotFound', `Could not find region: ${id}.`);
-  return r;
+  return rowOr404(ctx, 'region', id, `Could not find region: ${id}.`);
 }
 
 async function checkParentRegion(ctx: IdentityContext, id: string, parent: string | null | undefined): Promise<void> {
@@ -135,9 +133,7 @@ export function registerCatalog(app: FastifyInstance, ctx: IdentityContext): voi
 
   // ---- services
   const getService = async (id: string) => {
-    const s = await ctx.db.selectFrom('service').selectAll().where('id', '=', id).executeTakeFirst();
-    if (!s) throw new ApiError('NotFound', `Could not find service: ${id}.`);
-    return s as Row;
+    return rowOr404(ctx, 'service', id, `Could not find service: ${id}.`);
   };
   app.post('/v3/services', async (req, reply) => {
     const body = validate<Row>(serviceCreate, member(req.body, 'service'));
@@ -188,9 +184,7 @@ export function registerCatalog(app: FastifyInstance, ctx: IdentityContext): voi
 
   // ---- endpoints
   const getEndpoint = async (id: string) => {
-    const e = await ctx.db.selectFrom('endpoint').selectAll().where('id', '=', id).executeTakeFirst();
-    if (!e) throw new ApiError('NotFound', `Could not find endpoint: ${id}.`);
-    return e as Row;
+    return rowOr404(ctx, 'endpoint', id, `Could not find endpoint: ${id}.`);
   };
   const checkRefs = async (body: Row) => {
     if (body.service_id !== undefined) {

@@ -8,7 +8,7 @@ import { ApiError } from '../../common/errors.js';
 import { isUniqueViolation } from '../../common/db/index.js';
 import { validate } from '../../common/validation.js';
 import type { IdentityContext } from '../context.js';
-import { baseUrl, enforce, listLinks, newId, parseJson, q } from '../context.js';
+import { baseUrl, enforce, listLinks, newId, parseJson, q, rowOr404 } from '../context.js';
 import type { TokenService } from '../tokens.js';
 import type { ExtensionDeps } from '../extensions.js';
 import { formatEndpoint } from './catalog.js';
@@ -59,21 +59,15 @@ function matches(filters: Row, e: Row): boolean {
 }
 
 async function getGroup(ctx: IdentityContext, id: string): Promise<Row> {
-  const g = await ctx.db.selectFrom('ep_filter_endpoint_group').selectAll().where('id', '=', id).executeTakeFirst();
-  if (!g) throw new ApiError('NotFound', `Could not find Endpoint Group: ${id}.`);
-  return g;
+  return rowOr404(ctx, 'ep_filter_endpoint_group', id, `Could not find Endpoint Group: ${id}.`);
 }
 
 async function getEndpoint(ctx: IdentityContext, id: string): Promise<Row> {
-  const e = await ctx.db.selectFrom('endpoint').selectAll().where('id', '=', id).executeTakeFirst();
-  if (!e) throw new ApiError('NotFound', `Could not find endpoint: ${id}.`);
-  return e;
+  return rowOr404(ctx, 'endpoint', id, `Could not find endpoint: ${id}.`);
 }
 
 async function getProject(ctx: IdentityContext, id: string): Promise<Row> {
-  const p = await ctx.db.selectFrom('project').selectAll().where('id', '=', id).executeTakeFirst();
-  if (!p) throw new ApiError('NotFound', `Could not find project: ${id}.`);
-  return p;
+  return rowOr404(ctx, 'project', id, `Could not find project: ${id}.`);
 }
 
 /** The endpoints a project is associated with, directly or through its endpoint groups, by id. */

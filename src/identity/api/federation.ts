@@ -8,7 +8,7 @@ import { ApiError } from '../../common/errors.js';
 import { isUniqueViolation } from '../../common/db/index.js';
 import { validate } from '../../common/validation.js';
 import type { IdentityContext } from '../context.js';
-import { ROOT_DOMAIN_ID, baseUrl, enforce, listLinks, newId, parseJson, q, qBool } from '../context.js';
+import { ROOT_DOMAIN_ID, baseUrl, enforce, listLinks, newId, parseJson, q, qBool, rowOr404 } from '../context.js';
 import type { TokenService } from '../tokens.js';
 import type { ExtensionDeps } from '../extensions.js';
 
@@ -171,15 +171,11 @@ async function remoteIdsOf(ctx: IdentityContext, ids: string[]): Promise<Map<str
 }
 
 async function getIdp(ctx: IdentityContext, id: string): Promise<Row> {
-  const r = await ctx.db.selectFrom('federation_idp').selectAll().where('id', '=', id).executeTakeFirst();
-  if (!r) throw new ApiError('NotFound', `Could not find Identity Provider: ${id}.`);
-  return r;
+  return rowOr404(ctx, 'federation_idp', id, `Could not find Identity Provider: ${id}.`);
 }
 
 async function getMapping(ctx: IdentityContext, id: string): Promise<Row> {
-  const m = await ctx.db.selectFrom('federation_mapping').selectAll().where('id', '=', id).executeTakeFirst();
-  if (!m) throw new ApiError('NotFound', `Could not find mapping: ${id}.`);
-  return m;
+  return rowOr404(ctx, 'federation_mapping', id, `Could not find mapping: ${id}.`);
 }
 
 async function getProtocol(ctx: IdentityContext, idpId: string, id: string): Promise<Row> {
@@ -189,9 +185,7 @@ async function getProtocol(ctx: IdentityContext, idpId: string, id: string): Pro
 }
 
 async function getSp(ctx: IdentityContext, id: string): Promise<Row> {
-  const s = await ctx.db.selectFrom('federation_sp').selectAll().where('id', '=', id).executeTakeFirst();
-  if (!s) throw new ApiError('NotFound', `Could not find Service Provider: ${id}.`);
-  return s;
+  return rowOr404(ctx, 'federation_sp', id, `Could not find Service Provider: ${id}.`);
 }
 
 /** 409 when one of `remoteIds` already names another identity provider. */

@@ -7,7 +7,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ApiError } from '../../common/errors.js';
 import { validate } from '../../common/validation.js';
 import type { IdentityContext } from '../context.js';
-import { enforce, listLinks, newId, q, selfLink } from '../context.js';
+import { enforce, listLinks, newId, q, selfLink, rowOr404 } from '../context.js';
 import type { ExtensionDeps } from '../extensions.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -75,9 +75,7 @@ function limitsQuery(ctx: IdentityContext): Row {
 }
 
 async function getRegistered(ctx: IdentityContext, id: string): Promise<Row> {
-  const r = await ctx.db.selectFrom('unified_registered_limit').selectAll().where('id', '=', id).executeTakeFirst();
-  if (!r) throw new ApiError('NotFound', `Could not find registered limit for ${id}.`);
-  return r;
+  return rowOr404(ctx, 'unified_registered_limit', id, `Could not find registered limit for ${id}.`);
 }
 
 async function findLimit(ctx: IdentityContext, id: string): Promise<Row | undefined> {

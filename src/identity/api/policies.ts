@@ -6,7 +6,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ApiError } from '../../common/errors.js';
 import { validate } from '../../common/validation.js';
 import type { IdentityContext } from '../context.js';
-import { enforce, listLinks, member, newId, parseJson, q, selfLink } from '../context.js';
+import { enforce, listLinks, member, newId, parseJson, q, selfLink, rowOr404 } from '../context.js';
 import type { ExtensionDeps } from '../extensions.js';
 import { formatEndpoint } from './catalog.js';
 
@@ -25,9 +25,7 @@ function formatPolicy(req: FastifyRequest, p: Row): Row {
 }
 
 async function getPolicy(ctx: IdentityContext, id: string): Promise<Row> {
-  const p = await ctx.db.selectFrom('identity_policy').selectAll().where('id', '=', id).executeTakeFirst();
-  if (!p) throw new ApiError('NotFound', `Could not find policy: ${id}.`);
-  return p;
+  return rowOr404(ctx, 'identity_policy', id, `Could not find policy: ${id}.`);
 }
 
 async function need(ctx: IdentityContext, table: 'endpoint' | 'service' | 'region', id: string): Promise<Row> {

@@ -5,7 +5,7 @@ import { ApiError } from '../../common/errors.js';
 import { isUniqueViolation } from '../../common/db/index.js';
 import { validate } from '../../common/validation.js';
 import type { IdentityContext } from '../context.js';
-import { NULL_DOMAIN_ID, baseUrl, enforce, listLinks, member, newId, parseJson, q, qBool, selfLink } from '../context.js';
+import { NULL_DOMAIN_ID, baseUrl, enforce, listLinks, member, newId, parseJson, q, qBool, selfLink, rowOr404 } from '../context.js';
 import { SYSTEM_TARGET, expandImplied, subtreeIds, type AssignmentType } from '../assignments.js';
 import type { Revocations } from '../revocations.js';
 
@@ -35,9 +35,7 @@ export function formatRole(req: FastifyRequest, r: Row): Row {
 }
 
 export async function getRole(ctx: IdentityContext, id: string): Promise<Row> {
-  const r = await ctx.db.selectFrom('role').selectAll().where('id', '=', id).executeTakeFirst();
-  if (!r) throw new ApiError('NotFound', `Could not find role: ${id}.`);
-  return r;
+  return rowOr404(ctx, 'role', id, `Could not find role: ${id}.`);
 }
 
 const roleTarget = (r: Row) => ({ 'target.role.id': r.id, 'target.role.domain_id': r.domain_id === NULL_DOMAIN_ID ? null : r.domain_id, role: { id: r.id, domain_id: r.domain_id === NULL_DOMAIN_ID ? null : r.domain_id } });

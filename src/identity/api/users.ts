@@ -5,7 +5,7 @@ import { ApiError } from '../../common/errors.js';
 import { isUniqueViolation } from '../../common/db/index.js';
 import { validate } from '../../common/validation.js';
 import type { IdentityContext } from '../context.js';
-import { DEFAULT_DOMAIN_ID, enforce, listLinks, member, newId, parseJson, q, qBool, selfLink } from '../context.js';
+import { DEFAULT_DOMAIN_ID, enforce, listLinks, member, newId, parseJson, q, qBool, selfLink, rowOr404 } from '../context.js';
 import { formatUser, getUser, setPassword, USER_OPTIONS, checkLoginPassword, type UserRow } from '../users.js';
 import { projectIdsForUser } from '../assignments.js';
 import { formatProject } from './projects.js';
@@ -72,9 +72,7 @@ function formatGroup(req: FastifyRequest, g: Row): Row {
 }
 
 async function getGroup(ctx: IdentityContext, id: string): Promise<Row> {
-  const g = await ctx.db.selectFrom('identity_group').selectAll().where('id', '=', id).executeTakeFirst();
-  if (!g) throw new ApiError('NotFound', `Could not find group: ${id}.`);
-  return g;
+  return rowOr404(ctx, 'identity_group', id, `Could not find group: ${id}.`);
 }
 
 const userTarget = (u: Row) => ({ 'target.user.id': u.id, 'target.user.domain_id': u.domain_id, user: { id: u.id, domain_id: u.domain_id }, user_id: u.id });
