@@ -1,0 +1,102 @@
+// A service's own session with the cloud (keystoneauth's Session for a service user): a project-
+// scoped token for the service user, renewed before it expires or when a call answers 401, and the
+// endpoints of other services read from that token's catalog. Service clients (placement/client.ts,
+// image/client.ts, ...) make their calls through it, so no URL is ever hard-coded.
+
+import type { ServiceCredentials } from './middleware.js';
+
+export interface SessionOptions {
+  /** The identity API, e.g. http://controller:5000/v3 */
+  authUrl: string;
+  service: ServiceCredentials;
+  region?: string;
+  /** Catalog interface to use: internal (default, as OpenStack services do), public or admin. */
+  interface?: 'public' | 'internal' | 'admin';
+}
+
+export interface SessionRequest {
+  /** A JSON body (serialised, Content-Type application/json unless headers say otherwise). */
+  body?: unknown;
+  /** A raw body (bytes or a stream); streams need `duplex: 'half'`, set here. */
+  raw?: string | Uint8Array | ReadableStream<Uint8Array>;
+  headers?: Record<string, string>;
+  signal?: AbortSignal;
+}
+
+interface CatalogEntry { type: string; endpoints: { interface: string; region_id?: string; region?: string; url: string }[] }
+
+export class ServiceSession {
+  private current?: { id: string; expiresAt: number; catalog: CatalogEntry[] };
+  private pending?: Promise<{ id: string; expiresAt: number; catalog: CatalogEntry[] }>;
+
+  constructor(private opts: SessionOptions) {}
+
+  get authUrl(): string { return this.opts.authUrl; }
+
+  private async authenticate(): Promise<{ id: string; expiresAt: number; catalog: CatalogEntry[] }> {
+    const s = this.opts.service;
+    const res = await fetch(`${this.opts.authUrl}/auth/tokens`, {
+      method: 'POST', headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ auth: {
+        identity: { methods: ['password'], password: { user: { name: s.username, password: s.password, domain: { name: s.userDomainName ?? 'Default' } } } },
+        scope: { project: { name: s.projectName, domain: { name: s.projectDomainName ?? 'Default' } } },
+      } }),
+    });
+    if (res.status !== 201) throw new Error(`service authentication as ${s.username} failed: ${res.status} ${await res.text()}`);
+    const body = await res.json() as { token: { expires_at: string; catalog?: CatalogEntry[] } };
+    return { id: res.headers.get('x-subject-token')!, expiresAt: Date.parse(body.token.expires_at), catalog: body.token.catalog ?? [] };
+  }
+
+  private async ensure(): Promise<{ id: string; expiresAt: number; catalog: CatalogEntry[] }> {
+    if (this.current && this.current.expiresAt - Date.now() > 60_000) return this.current;
+    this.pending ??= this.authenticate().then((t) => { this.current = t; return t; }).finally(() => { this.pending = undefined; });
+    return this.pending;
+  }
+
+  /** The service user's token. */
+  async token(): Promise<string> { return (await this.ensure()).id; }
+
+  /** Drops the token (the next call authenticates again), e.g. after the catalog changed. */
+  invalidate(): void { this.current = undefined; }
+
+  /** The URL of a service type from the catalog, without a trailing slash. */
+  async endpoint(type: string): Promise<string> {
+    let t = await this.ensure();
+    let url = this.pick(t.catalog, type);
+    if (!url) { // the catalog may have gained the service since our token was issued
+      this.invalidate();
+      t = await this.ensure();
+      url = this.pick(t.catalog, type);
+    }
+    if (!url) throw new Error(`no ${type} endpoint in the catalog`);
+    return url.replace(/\/+$/, '');
+  }
+
+  private pick(catalog: CatalogEntry[], type: string): string | undefined {
+    const iface = this.opts.interface ?? 'internal';
+    const entry = catalog.find((c) => c.type === type);
+    if (!entry) return undefined;
+    const inRegion = entry.endpoints.filter((e) => !this.opts.region || (e.region_id ?? e.region) === this.opts.region);
+    return (inRegion.find((e) => e.interface === iface) ?? inRegion.find((e) => e.interface === 'public') ?? inRegion[0])?.url;
+  }
+
+  /** A call to another service (found by its catalog type) with the service token; one retry after a 401. */
+  async request(type: string, method: string, path: string, r: SessionRequest = {}): Promise<Response> {
+    const base = await this.endpoint(type);
+    const send = async () => {
+      const headers: Record<string, string> = { ...(r.headers ?? {}), 'X-Auth-Token': await this.token() };
+      let body: RequestInit["body"];
+      if (r.body !== undefined) { body = JSON.stringify(r.body); headers['Content-Type'] ??= 'application/json'; }
+      else if (r.raw !== undefined) body = r.raw as RequestInit["body"];
+      const init: RequestInit & { duplex?: 'half' } = { method, headers, body, signal: r.signal };
+      if (r.raw instanceof ReadableStream) init.duplex = 'half';
+      return fetch(base + path, init);
+    };
+    let res = await send();
+    if (res.status === 401 && !(r.raw instanceof ReadableStream)) {
+      this.invalidate();
+      res = await send();
+    }
+    return res;
+  }
+}
