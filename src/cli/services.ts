@@ -10,6 +10,8 @@ import type { Bus } from '../common/bus/index.js';
 import type { Database } from '../common/db/index.js';
 import type { TokenValidator } from '../common/auth/middleware.js';
 import { createImageService } from '../image/service.js';
+import { createComputeService } from '../compute/service.js';
+import { ServiceSession } from '../common/auth/session.js';
 
 export interface ServiceDeps {
   cfg: Config; log: Logger; bus: Bus; database: Database; validator: TokenValidator;
@@ -38,6 +40,17 @@ export const SERVICE_MODULES: ServiceModule[] = [
     async start(deps, host) {
       const svc = await createImageService({ cfg: deps.cfg, log: deps.log, bus: deps.bus, database: deps.database, validator: deps.validator, authUrl: deps.authUrl });
       await svc.listen(host, deps.cfg.image.port);
+      return svc;
+    },
+  },
+  {
+    name: 'compute',
+    user: 'nova',
+    catalog: { type: 'compute', name: 'nova', description: 'OpenStack Compute (monostack)', port: (c) => c.compute.port, path: '/v2.1' },
+    async start(deps, host) {
+      const session = new ServiceSession({ authUrl: deps.authUrl, service: deps.service, region: deps.cfg.DEFAULT.region });
+      const svc = await createComputeService({ cfg: deps.cfg, log: deps.log, bus: deps.bus, database: deps.database, validator: deps.validator, session });
+      await svc.listen(host, deps.cfg.compute.port);
       return svc;
     },
   },

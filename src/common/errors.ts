@@ -122,3 +122,20 @@ export const glanceFault: FaultFormatter = (err) => {
   const title = WEBOB_TITLE[err.kind] ?? ERROR_TITLE[err.kind];
   return { message: `${explanation}<br /><br />\n${detail}\n\n`, code: `${err.status} ${title}`, title };
 };
+
+/** Nova's fault names (nova.api.openstack.wsgi.Fault), by status; others are computeFault. */
+const NOVA_FAULT_NAME: Partial<Record<number, string>> = {
+  400: 'badRequest', 401: 'unauthorized', 403: 'forbidden', 404: 'itemNotFound', 405: 'badMethod',
+  409: 'conflictingRequest', 413: 'overLimit', 415: 'badMediaType', 429: 'overLimit',
+  501: 'notImplemented', 503: 'serviceUnavailable',
+};
+
+/**
+ * Nova (and Cinder): {"itemNotFound": {"code": 404, "message": "..."}}. A 401 from the token
+ * middleware is keystonemiddleware's own body, {"error": {...}}, as it is in front of Nova.
+ */
+export const novaFault: FaultFormatter = (err) => {
+  if (err.kind === 'Unauthorized') return keystoneFault(err);
+  const name = (err.detail.faultName as string | undefined) ?? NOVA_FAULT_NAME[err.status] ?? 'computeFault';
+  return { [name]: { code: err.status, message: err.message } };
+};

@@ -16,6 +16,8 @@ export interface ApiServerOptions {
   headers?: Record<string, string>;
   /** Read a body sent without Content-Type as JSON (Keystone does; Python `requests` sends none). */
   untypedBodiesAreJson?: boolean;
+  /** Maps a request URL before routing (Nova's legacy /v2.1/{project_id}/... URLs). */
+  rewriteUrl?: (url: string) => string;
 }
 
 declare module 'fastify' {
@@ -49,6 +51,7 @@ export function createApiServer(opts: ApiServerOptions): FastifyInstance {
     bodyLimit: opts.bodyLimit ?? 114688,
     keepAliveTimeout: 75_000,
     routerOptions: { maxParamLength: 500, ignoreTrailingSlash: true, ignoreDuplicateSlashes: true },
+    ...(opts.rewriteUrl ? { rewriteUrl: (req: { url?: string }) => opts.rewriteUrl!(req.url ?? '/') } : {}),
   });
   const extra = opts.headers ?? {};
 

@@ -1,0 +1,78 @@
+// The compute service (Nova v2.1 with microversions): migrations, policy, the API routes on one
+// Fastify app, and the conductor that turns API requests into work for the compute agents over
+// the bus. Callers authenticate with Keystone tokens (common/auth); other services (placement,
+// image, network) are reached through the nova service user's session and the catalog.
+
+import type { FastifyInstance } from 'fastify';
+import type { Config } from '../common/config.js';
+import type { Logger } from '../common/log.js';
+import type { Bus } from '../common/bus/index.js';
+import { migrateService, type Database } from '../common/db/index.js';
+import { createApiServer } from '../common/http/server.js';
+import { novaFault } from '../common/errors.js';
+import { Enforcer } from '../common/policy/enforcer.js';
+import { installAuth, type TokenValidator } from '../common/auth/middleware.js';
+import type { ServiceSession } from '../common/auth/session.js';
+import { computePolicies } from './policy.js';
+import { computeMigrations } from './store/index.js';
+import { computeOptions, type ComputeContext } from './context.js';
+import { negotiateMicroversion } from './api/microversion.js';
+import { isDiscovery, registerVersions } from './api/versions.js';
+import { registerApi } from './api/index.js';
+
+export interface ComputeServiceDeps {
+  cfg: Config;
+  log: Logger;
+  bus: Bus;
+  database: Database;
+  validator: TokenValidator;
+  session: ServiceSession;
+}
+
+export interface ComputeService {
+  app: FastifyInstance;
+  ctx: ComputeContext;
+  listen(host: string, port: number): Promise<number>;
+  close(): Promise<void>;
+}
+
+export async function createComputeService(deps: ComputeServiceDeps): Promise<ComputeService> {
+  const { cfg, database } = deps;
+  const log = deps.log.child({ service: 'compute' });
+  await migrateService(database, 'compute', computeMigrations);
+  const ctx: ComputeContext = {
+    db: database.db, engine: database.engine, cfg, opts: computeOptions(cfg), log, bus: deps.bus,
+    policy: new Enforcer(computePolicies, {
+      policyFile: cfg.compute.policy_file || undefined,
+      enforceScope: cfg.compute.enforce_scope,
+      enforceNewDefaults: cfg.compute.enforce_new_defaults,
+    }),
+    session: deps.session,
+    background: new Set(),
+  };
+
+  const app = createApiServer({ name: 'compute', fault: novaFault, logger: deps.log, bodyLimit: cfg.DEFAULT.max_request_body_size, untypedBodiesAreJson: true,
+    // Legacy URLs with the project id (/v2.1/{project_id}/servers) are the same API.
+    rewriteUrl: (url) => url.replace(/^\/v2(?:\.1)?\/[0-9a-f]{32}(?=\/|\?|$)/, '/v2.1'),
+  });
+  app.addHook('onRequest', async (req, reply) => {
+    negotiateMicroversion(req, reply);
+  });
+  installAuth(app, deps.validator, (req) => isDiscovery(req.url));
+  registerVersions(app);
+  registerApi(app, ctx);
+  await app.ready();
+
+  return {
+    app, ctx,
+    async listen(host: string, port: number) {
+      await app.listen({ host, port });
+      const addr = app.server.address();
+      return typeof addr === 'object' && addr ? addr.port : port;
+    },
+    async close() {
+      await app.close();
+      await Promise.allSettled([...ctx.background]);
+    },
+  };
+}
