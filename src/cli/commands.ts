@@ -84,8 +84,20 @@ function serviceUserPasswords(c: Config): Record<string, string> {
   return known;
 }
 
-export async function upCommand(o: Opts): Promise<void> {
-  const c = configFrom(o);
+/** A running cloud: identity plus the enabled service modules, as `up` starts them. */
+export interface RunningCloud {
+  cfg: Config;
+  authUrl: string;
+  adminPassword: string;
+  openrc: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts identity (bootstrapped: admin, catalog, service users) and every enabled service module
+ * with the given configuration. `say` gets one line per service. Used by `up` and by tests.
+ */
+export async function startCloud(c: Config, say: (line: string) => void = () => undefined): Promise<RunningCloud> {
   mkdirSync(c.DEFAULT.data_dir, { recursive: true, mode: 0o700 });
   const log = createLogger(c.DEFAULT.log_level, join(c.DEFAULT.data_dir, 'logs', 'monostack.log'));
   const bus = new InMemoryBus();
@@ -105,38 +117,52 @@ export async function upCommand(o: Opts): Promise<void> {
   writeOpenrc(openrc, c, password);
 
   const host = advertisedHost(c);
-  const out = (s: string) => process.stdout.write(s + '\n');
-  out(`database  ${database.display}`);
-  out(`identity  http://${host}:${c.identity.port}/v3` + (c.identity.admin_port ? `  (admin port ${c.identity.admin_port})` : ''));
+  say(`database  ${database.display}`);
+  say(`identity  http://${host}:${c.identity.port}/v3` + (c.identity.admin_port ? `  (admin port ${c.identity.admin_port})` : ''));
 
   const authUrl = `http://${host}:${c.identity.port}/v3`;
   const running: RunningService[] = [];
   const validators: TokenValidator[] = [];
-  for (const m of modules) {
-    const service = { username: m.user, password: passwords[m.user]!, projectName: 'service' };
-    const validator = new TokenValidator({ authUrl, service, bus, cacheTtl: c.auth_cache.ttl, maxEntries: c.auth_cache.max_entries });
-    validators.push(validator);
-    running.push(await m.start({ cfg: c, log, bus, database, validator, authUrl, service }, c.DEFAULT.host));
-    out(`${m.name.padEnd(9)} http://${host}:${m.catalog.port(c)}${m.catalog.path}`);
+  const close = async () => {
+    for (const r of running.reverse()) await r.close();
+    for (const v of validators) v.close();
+    await identity.close();
+    await bus.close();
+    await database.close();
+    log.flush?.();
+  };
+  try {
+    for (const m of modules) {
+      const service = { username: m.user, password: passwords[m.user]!, projectName: 'service' };
+      const validator = new TokenValidator({ authUrl, service, bus, cacheTtl: c.auth_cache.ttl, maxEntries: c.auth_cache.max_entries });
+      validators.push(validator);
+      running.push(await m.start({ cfg: c, log, bus, database, validator, authUrl, service }, c.DEFAULT.host));
+      say(`${m.name.padEnd(9)} http://${host}:${m.catalog.port(c)}${m.catalog.path}`);
+    }
+  } catch (e) {
+    await close().catch(() => undefined);
+    throw e;
   }
-  out(`monostack ready: source ${openrc} and use the openstack CLI`);
+  return { cfg: c, authUrl, adminPassword: password, openrc, close };
+}
+
+export async function upCommand(o: Opts): Promise<void> {
+  const c = configFrom(o);
+  const out = (s: string) => process.stdout.write(s + '\n');
+  const cloud = await startCloud(c, out);
+  out(`monostack ready: source ${cloud.openrc} and use the openstack CLI`);
 
   let stopping = false;
   const stop = async (sig: string) => {
     if (stopping) return;
     stopping = true;
-    log.info({ sig }, 'shutting down');
     try {
-      for (const r of running.reverse()) await r.close();
-      for (const v of validators) v.close();
-      await identity.close();
-      await bus.close();
-      await database.close();
+      await cloud.close();
     } finally {
       out('monostack stopped');
-      log.flush?.();
       process.exit(0);
     }
+    void sig;
   };
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));

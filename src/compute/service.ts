@@ -60,7 +60,8 @@ export async function createComputeService(deps: ComputeServiceDeps): Promise<Co
   });
   installAuth(app, deps.validator, (req) => isDiscovery(req.url));
   registerVersions(app);
-  registerApi(app, ctx);
+  // Every API route lives under /v2.1 (the catalog's URL); modules register paths such as /servers.
+  await app.register(async (api) => registerApi(api, ctx), { prefix: '/v2.1' });
   await app.ready();
 
   return {

@@ -39,5 +39,4 @@ export function registerVersions(app: FastifyInstance): void {
     },
   });
   app.get('/v2.1', one);
-  app.get('/v2.1/', one);
 }

@@ -1,0 +1,138 @@
+// Test support: a whole cloud in the test process, started exactly as `monostack up` starts it
+// (identity bootstrapped, catalog, service users, the chosen services on free loopback ports, a
+// temporary data directory), with JSON request helpers per service and per-test projects.
+
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig, type Config } from '../common/config.js';
+import { freePort } from '../common/testing/process.js';
+import { startCloud, type RunningCloud } from './commands.js';
+
+export interface Reply {
+  status: number;
+  headers: Headers;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  body: any;
+  text: string;
+}
+
+export interface CallOptions {
+  token?: string;
+  body?: unknown;
+  raw?: string | Uint8Array;
+  headers?: Record<string, string>;
+}
+
+export interface Project { projectId: string; userId: string; userName: string; password: string; token: string }
+
+export interface TestCloud {
+  cfg: Config;
+  cloud: RunningCloud;
+  dataDir: string;
+  /** Base URLs by service name: identity, image, compute, placement, ... */
+  urls: Record<string, string>;
+  adminToken(): Promise<string>;
+  /** A new project with a user holding `role` on it (member by default), and its token. */
+  project(name: string, role?: string): Promise<Project>;
+  call(service: string, method: string, path: string, opts?: CallOptions): Promise<Reply>;
+  close(): Promise<void>;
+}
+
+export async function http(base: string, method: string, path: string, o: CallOptions = {}): Promise<Reply> {
+  const headers: Record<string, string> = { ...(o.headers ?? {}) };
+  if (o.token) headers['X-Auth-Token'] = o.token;
+  let body: string | Uint8Array | undefined;
+  if (o.body !== undefined) { body = JSON.stringify(o.body); headers['Content-Type'] ??= 'application/json'; }
+  else if (o.raw !== undefined) body = o.raw;
+  const res = await fetch(base + path, { method, headers, body });
+  const text = await res.text();
+  let parsed: unknown;
+  try { parsed = text ? JSON.parse(text) : undefined; } catch { parsed = undefined; }
+  return { status: res.status, headers: res.headers, body: parsed, text };
+}
+
+export interface StartOptions {
+  services: string[];
+  /** Config overrides by section (ports of the listed services are always free ones). */
+  config?: Record<string, Record<string, unknown>>;
+  dataDir?: string;
+}
+
+const PORTS: Record<string, [section: string, option: string, path: string][]> = {
+  identity: [['identity', 'port', '']],
+  image: [['image', 'port', '']],
+  compute: [['compute', 'port', '/v2.1'], ['compute', 'metadata_port', ''], ['compute', 'novncproxy_port', '']],
+  placement: [['placement', 'port', '']],
+};
+
+export async function startTestCloud(o: StartOptions): Promise<TestCloud> {
+  const ownDir = !o.dataDir;
+  const dataDir = o.dataDir ?? mkdtempSync(join(tmpdir(), 'monostack-cloud-'));
+  const overrides: Record<string, Record<string, unknown>> = {
+    DEFAULT: { data_dir: dataDir, log_level: 'warn', enabled_services: ['identity', ...o.services.filter((s) => s !== 'identity')] },
+    identity: { password_hash_rounds: 4, admin_port: 0, admin_password: 'secret-admin' },
+  };
+  const urls: Record<string, string> = {};
+  for (const svc of ['identity', ...o.services]) {
+    for (const [section, option, path] of PORTS[svc] ?? []) {
+      const port = await freePort();
+      (overrides[section] ??= {})[option] = port;
+      if (option === 'port') urls[svc] = `http://127.0.0.1:${port}${path}`;
+    }
+  }
+  for (const [s, kv] of Object.entries(o.config ?? {})) overrides[s] = { ...(overrides[s] ?? {}), ...kv };
+  const cfg = loadConfig({ env: {}, overrides });
+  let cloud: RunningCloud;
+  try {
+    cloud = await startCloud(cfg);
+  } catch (e) {
+    if (ownDir) rmSync(dataDir, { recursive: true, force: true });
+    throw e;
+  }
+  const identity = urls.identity!;
+  let admin: string | undefined;
+  const adminToken = async () => {
+    if (admin) return admin;
+    const r = await http(identity, 'POST', '/v3/auth/tokens', { body: { auth: {
+      identity: { methods: ['password'], password: { user: { name: 'admin', domain: { id: 'default' }, password: cloud.adminPassword } } },
+      scope: { project: { name: 'admin', domain: { id: 'default' } } },
+    } } });
+    if (r.status !== 201) throw new Error(`admin token: ${r.status} ${r.text}`);
+    admin = r.headers.get('x-subject-token')!;
+    return admin;
+  };
+  const roleIds = new Map<string, string>();
+  const project = async (name: string, role = 'member'): Promise<Project> => {
+    const t = await adminToken();
+    const p = await http(identity, 'POST', '/v3/projects', { token: t, body: { project: { name, domain_id: 'default' } } });
+    if (p.status !== 201) throw new Error(`project ${name}: ${p.status} ${p.text}`);
+    const password = `pw-${name}`;
+    const userName = `user-${name}`;
+    const u = await http(identity, 'POST', '/v3/users', { token: t, body: { user: { name: userName, domain_id: 'default', password, default_project_id: p.body.project.id } } });
+    if (u.status !== 201) throw new Error(`user ${name}: ${u.status} ${u.text}`);
+    if (!roleIds.has(role)) {
+      const r = await http(identity, 'GET', `/v3/roles?name=${role}`, { token: t });
+      roleIds.set(role, r.body.roles[0].id);
+    }
+    await http(identity, 'PUT', `/v3/projects/${p.body.project.id}/users/${u.body.user.id}/roles/${roleIds.get(role)}`, { token: t });
+    const a = await http(identity, 'POST', '/v3/auth/tokens', { body: { auth: {
+      identity: { methods: ['password'], password: { user: { id: u.body.user.id, password } } },
+      scope: { project: { id: p.body.project.id } },
+    } } });
+    if (a.status !== 201) throw new Error(`token ${name}: ${a.status} ${a.text}`);
+    return { projectId: p.body.project.id, userId: u.body.user.id, userName, password, token: a.headers.get('x-subject-token')! };
+  };
+  return {
+    cfg, cloud, dataDir, urls, adminToken, project,
+    call: (service, method, path, opts) => {
+      const base = urls[service];
+      if (!base) throw new Error(`service ${service} is not running in this test cloud`);
+      return http(base, method, path, opts);
+    },
+    async close() {
+      await cloud.close();
+      if (ownDir) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
