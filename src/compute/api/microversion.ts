@@ -34,7 +34,7 @@ const MAX = Microversion.parse(MAX_VERSION)!;
 declare module 'fastify' {
   interface FastifyRequest {
     /** The compute API microversion of this request. */
-    mv: Microversion;
+    computeVersion: Microversion;
   }
 }
 
@@ -51,7 +51,7 @@ function requested(req: FastifyRequest): string | null {
   return typeof legacy === 'string' && legacy.trim() ? legacy.trim() : null;
 }
 
-/** Sets req.mv and the response headers; throws 400/406 for a bad version. */
+/** Sets req.computeVersion and the response headers; throws 400/406 for a bad version. */
 export function negotiateMicroversion(req: FastifyRequest, reply: FastifyReply): void {
   const raw = requested(req);
   let v = MIN;
@@ -66,7 +66,7 @@ export function negotiateMicroversion(req: FastifyRequest, reply: FastifyReply):
       v = p;
     }
   }
-  req.mv = v;
+  req.computeVersion = v;
   reply.header('OpenStack-API-Version', `compute ${v}`);
   reply.header('X-OpenStack-Nova-API-Version', v.toString());
   reply.header('Vary', 'OpenStack-API-Version, X-OpenStack-Nova-API-Version');
@@ -74,7 +74,7 @@ export function negotiateMicroversion(req: FastifyRequest, reply: FastifyReply):
 
 /** 404 for routes that exist only from (or until) a microversion, as Nova's versioned routing. */
 export function requireVersion(req: FastifyRequest, min: string, max?: string): void {
-  if (!req.mv.atLeast(min) || (max && !req.mv.atMost(max))) {
+  if (!req.computeVersion.atLeast(min) || (max && !req.computeVersion.atMost(max))) {
     throw new ApiError('NotFound', 'The resource could not be found.');
   }
 }
