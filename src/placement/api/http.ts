@@ -134,7 +134,7 @@ export function installPlacementHttp(app: FastifyInstance, wwwAuthenticate: () =
     const detail = detailOf(req, err);
     const title = ERROR_TITLE[err.kind];
     const fmt = wantsJson(req.headers.accept);
-    if (fmt === 'json' || req.placementVersion === undefined && status === 406) {
+    if (fmt === 'json') {
       const body: Record<string, unknown> = { status, title, detail };
       if (req.placementVersion?.matches(23)) body.code = (err.detail.code as string | undefined) ?? CODES.DEFAULT;
       body.request_id = req.id;
