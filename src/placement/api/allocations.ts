@@ -3,14 +3,14 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { can, type PlacementContext } from '../context.js';
 import type { RouteTable } from './router.js';
-import { badRequest, cacheHeaders, checkAccept, conflict, extractJson, isUuidLike, normalizeUuid, notFound, requireJson, validateQuery, CODES } from './http.js';
+import { badRequest, cacheHeaders, checkAccept, conflict, extractJson, isUuidLike, normalizeUuid, notFound, requireJson, validateQuery, CODES, locationOf } from './http.js';
 import * as S from './schemas.js';
 import {
   AllocationInvalid, AllocationNotFound, AllocationProviderMissing, consumerAllocations, deleteAllocations, totalUsages, writeAllocations, type ConsumerWrite,
 } from '../store/allocations.js';
 import { getProvider } from '../store/providers.js';
 
-const json = (reply: FastifyReply, status: number, body: unknown) => reply.code(status).type('application/json').send(JSON.stringify(body));
+const json = (reply: FastifyReply, status: number, body: unknown) => reply.code(status).header('content-type', 'application/json').send(JSON.stringify(body));
 const empty = (reply: FastifyReply, status: number) => reply.code(status).removeHeader('content-type').send();
 
 interface Body12 {

@@ -3,7 +3,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { can, type PlacementContext } from '../context.js';
 import type { RouteTable } from './router.js';
-import { badRequest, cacheHeaders, checkAccept, conflict, extractJson, notFound, requireJson, validateQuery, CODES } from './http.js';
+import { badRequest, cacheHeaders, checkAccept, conflict, extractJson, notFound, requireJson, validateQuery, CODES, locationOf } from './http.js';
 import * as S from './schemas.js';
 import {
   createResourceClass, createTrait, deleteResourceClass, deleteTrait, isStandardResourceClass, isStandardTrait, listResourceClasses, listTraits,
@@ -11,7 +11,7 @@ import {
 } from '../store/providers.js';
 import { writeTx } from '../store/tx.js';
 
-const json = (reply: FastifyReply, status: number, body: unknown) => reply.code(status).type('application/json').send(JSON.stringify(body));
+const json = (reply: FastifyReply, status: number, body: unknown) => reply.code(status).header('content-type', 'application/json').send(JSON.stringify(body));
 const empty = (reply: FastifyReply, status: number) => reply.code(status).removeHeader('content-type').send();
 const nameParam = (req: FastifyRequest) => (req.params as { name: string }).name;
 const rcBody = (name: string) => ({ name, links: [{ rel: 'self', href: `/resource_classes/${name}` }] });
@@ -30,7 +30,7 @@ export function classRoutes(ctx: PlacementContext): RouteTable {
     can(ctx, req, `${R}:create`);
     const { name } = extractJson<{ name: string }>(req, S.RESOURCE_CLASS_POST_RC_SCHEMA_V1_2);
     if (!(await createResourceClass(ctx.db, name))) throw conflict(`Conflicting resource class already exists: ${name}`, CODES.DUPLICATE_NAME);
-    reply.header('location', `/resource_classes/${name}`);
+    reply.header('location', locationOf(req, `/resource_classes/${name}`));
     return empty(reply, 201);
   };
   const getRc = async (req: FastifyRequest, reply: FastifyReply) => {
@@ -45,8 +45,8 @@ export function classRoutes(ctx: PlacementContext): RouteTable {
     requireJson(req);
     can(ctx, req, `${R}:update`);
     const name = nameParam(req);
-    if (!(await resourceClassExists(ctx.db, name))) throw notFound(`No such resource class ${name}.`);
     const data = extractJson<{ name: string }>(req, S.RESOURCE_CLASS_PUT_RC_SCHEMA_V1_2);
+    if (!(await resourceClassExists(ctx.db, name))) throw notFound(`No such resource class ${name}.`);
     if (isStandardResourceClass(name)) throw badRequest(`Cannot update standard resource class ${name}`);
     await writeTx(ctx, async (trx) => {
       if (await resourceClassExists(trx, data.name)) throw conflict(`Resource class already exists: ${data.name}`);
@@ -59,8 +59,7 @@ export function classRoutes(ctx: PlacementContext): RouteTable {
     const name = nameParam(req);
     extractJsonValue({ name }, S.RESOURCE_CLASS_PUT_RC_SCHEMA_V1_2);
     const created = !(await resourceClassExists(ctx.db, name)) && await createResourceClass(ctx.db, name);
-    reply.header('location', `/resource_classes/${name}`);
-    if (req.placementVersion!.matches(15)) cacheHeaders(req, reply);
+    reply.header('location', locationOf(req, `/resource_classes/${name}`));
     return empty(reply, created ? 201 : 204);
   };
   const deleteRc = async (req: FastifyRequest, reply: FastifyReply) => {
@@ -103,7 +102,7 @@ export function classRoutes(ctx: PlacementContext): RouteTable {
       throw badRequest('The trait is invalid. A valid trait must be no longer than 255 characters, start with the prefix "CUSTOM_" and use following characters: "A"-"Z", "0"-"9" and "_"');
     }
     const created = !(await traitExists(ctx.db, name)) && await createTrait(ctx.db, name);
-    reply.header('location', `/traits/${name}`);
+    reply.header('location', locationOf(req, `/traits/${name}`));
     cacheHeaders(req, reply);
     return empty(reply, created ? 201 : 204);
   };

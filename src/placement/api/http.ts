@@ -102,11 +102,12 @@ function detailOf(req: FastifyRequest, err: ApiError): string {
   }
 }
 
+/** Placement answers errors in JSON unless the client asked only for HTML or plain text. */
 function wantsJson(accept: string | undefined): 'json' | 'html' | 'text' {
-  if (!accept) return 'text';
+  if (!accept) return 'json';
   const a = accept.toLowerCase();
-  if (a.includes('application/json')) return 'json';
-  if (a.includes('html') || a.includes('*/*')) return 'html';
+  if (a.includes('application/json') || a.includes('*/*') || a.includes('application/*')) return 'json';
+  if (a.includes('html')) return 'html';
   return 'text';
 }
 
@@ -209,12 +210,20 @@ function at(data: unknown, path: string): unknown {
   return cur;
 }
 
-function describe(e: ErrorObject, data: unknown): string {
+function describe(e: ErrorObject, data: unknown, schema: object): string {
   const v = at(data, e.instancePath);
   const p = e.params as Record<string, unknown>;
   switch (e.keyword) {
     case 'required': return `${pyRepr(p.missingProperty)} is a required property`;
-    case 'additionalProperties': return `Additional properties are not allowed (${pyRepr(p.additionalProperty)} was unexpected)`;
+    case 'additionalProperties': {
+      let sub: unknown = schema;
+      for (const k of e.schemaPath.replace(/^#\/?/, '').split('/').slice(0, -1)) if (k) sub = (sub as Record<string, unknown>)?.[k];
+      const pats = (sub as { patternProperties?: Record<string, unknown> })?.patternProperties;
+      if (pats && !(sub as { properties?: unknown }).properties) {
+        return `${pyRepr(p.additionalProperty)} does not match any of the regexes: ${Object.keys(pats).map((x) => pyRepr(x)).join(', ')}`;
+      }
+      return `Additional properties are not allowed (${pyRepr(p.additionalProperty)} was unexpected)`;
+    }
     case 'type': return `${pyRepr(v)} is not of type ${String(p.type).split(',').map((t) => pyRepr(t)).join(', ')}`;
     case 'maxLength': return `${pyRepr(v)} is too long`;
     case 'minLength': return `${pyRepr(v)} is too short`;
@@ -233,6 +242,20 @@ function describe(e: ErrorObject, data: unknown): string {
   }
 }
 
+/** jsonschema's format_as_index: ['a'][0]... */
+function asIndex(path: string[]): string {
+  return path.map((p) => (/^\d+$/.test(p) ? `[${p}]` : `[${pyRepr(p)}]`)).join('');
+}
+
+function fullMessage(schema: object, e: ErrorObject, data: unknown, first: string): string {
+  const spath = e.schemaPath.replace(/^#\/?/, '').split('/').filter(Boolean).map((x) => x.replace(/~1/g, '/').replace(/~0/g, '~'));
+  const keyword = spath.pop() ?? e.keyword;
+  let sub: unknown = schema;
+  for (const k of spath) sub = (sub as Record<string, unknown>)?.[k];
+  const ipath = e.instancePath.split('/').slice(1).map((x) => x.replace(/~1/g, '/').replace(/~0/g, '~'));
+  return `${first}\n\nFailed validating ${pyRepr(keyword)} in schema${asIndex(spath)}:\n    ${pyRepr(sub)}\n\nOn instance${asIndex(ipath)}:\n    ${pyRepr(at(data, e.instancePath))}`;
+}
+
 function check(schema: object, data: unknown): string | null {
   let fn = compiled.get(schema);
   if (!fn) { fn = ajv.compile(schema); compiled.set(schema, fn); }
@@ -241,8 +264,8 @@ function check(schema: object, data: unknown): string | null {
   const errs = fn.errors!;
   const e = errs.find((x) => x.keyword !== 'anyOf' && x.keyword !== 'oneOf' && x.keyword !== 'if') ?? errs[0]!;
   const anyOf = errs.find((x) => x.keyword === 'anyOf' || x.keyword === 'oneOf');
-  if (anyOf && anyOf.instancePath.length < e.instancePath.length + 1 && e.instancePath.startsWith(anyOf.instancePath) && e.instancePath === anyOf.instancePath) return describe(anyOf, data);
-  return describe(e, data);
+  if (anyOf && e.instancePath === anyOf.instancePath) return fullMessage(schema, anyOf, data, describe(anyOf, data, schema));
+  return fullMessage(schema, e, data, describe(e, data, schema));
 }
 
 /** util.extract_json: the body (already parsed) validated against a schema. */
@@ -291,4 +314,10 @@ export const isUuidLike = (s: string): boolean => UUID_LIKE.test(s);
 export function normalizeUuid(s: string): string {
   const hex = s.replace(/^urn:uuid:/i, '').replace(/[{}-]/g, '').toLowerCase();
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+/** webob's absolute Location: the request's scheme and Host with a path. */
+export function locationOf(req: FastifyRequest, path: string): string {
+  const host = req.headers.host ?? 'localhost';
+  return `${req.protocol}://${host}${path}`;
 }

@@ -6,7 +6,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { can, type PlacementContext } from '../context.js';
 import type { RouteTable } from './router.js';
 import {
-  badRequest, cacheHeaders, checkAccept, conflict, extractJson, normalizeUuid, notFound, perr, requireJson, validateQuery, queryMulti, CODES, type Version,
+  badRequest, cacheHeaders, checkAccept, conflict, extractJson, normalizeUuid, notFound, perr, requireJson, validateQuery, queryMulti, CODES, locationOf, type Version,
 } from './http.js';
 import * as S from './schemas.js';
 import {
@@ -34,7 +34,7 @@ export function serializeProvider(p: Provider, mv: Version): Record<string, unkn
   return d;
 }
 
-const json = (reply: FastifyReply, status: number, body: unknown) => reply.code(status).type('application/json').send(JSON.stringify(body));
+const json = (reply: FastifyReply, status: number, body: unknown) => reply.code(status).header('content-type', 'application/json').send(JSON.stringify(body));
 const empty = (reply: FastifyReply, status: number) => reply.code(status).removeHeader('content-type').send();
 const uuidParam = (req: FastifyRequest) => (req.params as { uuid: string }).uuid;
 
@@ -86,7 +86,7 @@ export function providerRoutes(ctx: PlacementContext): RouteTable {
     const uuid = data.uuid ? normalizeUuid(data.uuid) : randomUUID();
     const parent = data.parent_provider_uuid ? normalizeUuid(data.parent_provider_uuid) : null;
     const p = await createProvider(ctx, { uuid, name: data.name, parent_provider_uuid: parent });
-    reply.header('location', `/resource_providers/${uuid}`);
+    reply.header('location', locationOf(req, `/resource_providers/${uuid}`));
     if (mv.matches(20)) {
       cacheHeaders(req, reply, p.updated_at);
       reply.header('last-modified', new Date(p.updated_at).toUTCString()).header('cache-control', 'no-cache');
@@ -168,7 +168,7 @@ export function providerRoutes(ctx: PlacementContext): RouteTable {
     capOr400(req.placementVersion!, uuid, [inv], 'create');
     let gen: number;
     try { gen = await addInventory(ctx, uuid, inv); } catch (e) { return mapInvError(uuid, e, 'create'); }
-    reply.header('location', `/resource_providers/${uuid}/inventories/${inv.resource_class}`);
+    reply.header('location', locationOf(req, `/resource_providers/${uuid}/inventories/${inv.resource_class}`));
     cacheHeaders(req, reply);
     return json(reply, 201, inventoryBody(inv, gen));
   };

@@ -167,7 +167,7 @@ export async function updateProvider(s: StoreDb, uuid: string, d: { name?: strin
       }
     }
     try {
-      await trx.updateTable(T).set({ ...upd, generation: sql`generation + 1` }).where('uuid', '=', uuid).execute();
+      await trx.updateTable(T).set(upd).where('uuid', '=', uuid).execute();
     } catch (e) {
       if (isUniqueViolation(e)) throw conflict(`Conflicting resource provider ${d.name} already exists.`, CODES.DUPLICATE_NAME);
       throw e;
