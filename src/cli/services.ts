@@ -11,6 +11,7 @@ import type { Database } from '../common/db/index.js';
 import type { TokenValidator } from '../common/auth/middleware.js';
 import { createImageService } from '../image/service.js';
 import { createComputeService } from '../compute/service.js';
+import { createPlacementService } from '../placement/service.js';
 import { ServiceSession } from '../common/auth/session.js';
 
 export interface ServiceDeps {
@@ -40,6 +41,16 @@ export const SERVICE_MODULES: ServiceModule[] = [
     async start(deps, host) {
       const svc = await createImageService({ cfg: deps.cfg, log: deps.log, bus: deps.bus, database: deps.database, validator: deps.validator, authUrl: deps.authUrl });
       await svc.listen(host, deps.cfg.image.port);
+      return svc;
+    },
+  },
+  {
+    name: 'placement',
+    user: 'placement',
+    catalog: { type: 'placement', name: 'placement', description: 'OpenStack Placement (monostack)', port: (c) => c.placement.port, path: '' },
+    async start(deps, host) {
+      const svc = await createPlacementService({ cfg: deps.cfg, log: deps.log, bus: deps.bus, database: deps.database, validator: deps.validator, authUrl: deps.authUrl });
+      await svc.listen(host, deps.cfg.placement.port);
       return svc;
     },
   },

@@ -94,6 +94,7 @@ export const OPTIONS = {
     metadata_port: { type: 'int', default: 8775, help: 'Metadata API port (served to instances through the network service\'s proxy).' },
     novncproxy_port: { type: 'int', default: 6080, help: 'noVNC console proxy port (websocket + the noVNC page).' },
     host: { type: 'string', default: '', help: 'This compute host\'s name (Nova\'s [DEFAULT] host). Empty: the machine\'s host name.' },
+    run_agent: { type: 'bool', default: true, help: 'Run this host\'s compute agent (nova-compute) in this process beside the API; false on a controller without VMs.' },
     compute_driver: { type: 'string', default: 'qemu', help: 'Hypervisor driver of this host: qemu (real VMs: KVM when a probe boot works, TCG otherwise) or fake (no VMs; scale tests).' },
     virt_type: { type: 'string', default: 'auto', help: 'qemu driver acceleration: auto (probe /dev/kvm by a real boot, fall back to TCG), kvm or tcg.' },
     instances_path: { type: 'string', default: '', help: 'Where instance disks, console logs and the base image cache live. Empty: data_dir/instances.' },

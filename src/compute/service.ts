@@ -19,6 +19,9 @@ import { computeOptions, type ComputeContext } from './context.js';
 import { negotiateMicroversion } from './api/microversion.js';
 import { isDiscovery, registerVersions } from './api/versions.js';
 import { registerApi } from './api/index.js';
+import { ComputeAgent } from './agent/manager.js';
+import { ImageServiceSource } from './agent/images.js';
+import { createDriver } from './agent/drivers/index.js';
 
 export interface ComputeServiceDeps {
   cfg: Config;
@@ -32,6 +35,8 @@ export interface ComputeServiceDeps {
 export interface ComputeService {
   app: FastifyInstance;
   ctx: ComputeContext;
+  /** This host's agent, when [compute] run_agent is on. */
+  agent: ComputeAgent | null;
   listen(host: string, port: number): Promise<number>;
   close(): Promise<void>;
 }
@@ -64,8 +69,24 @@ export async function createComputeService(deps: ComputeServiceDeps): Promise<Co
   await app.register(async (api) => registerApi(api, ctx), { prefix: '/v2.1' });
   await app.ready();
 
+  let agent: ComputeAgent | null = null;
+  if (cfg.compute.run_agent) {
+    const c = cfg.compute;
+    const driver = createDriver(ctx.opts.driver, {
+      instancesPath: ctx.opts.instancesPath, virtType: ctx.opts.virtType as 'auto' | 'kvm' | 'tcg',
+      resources: { vcpus: c.vcpus, memoryMb: c.memory_mb, diskGb: c.disk_gb }, log: log.child({ component: 'driver' }),
+    });
+    agent = new ComputeAgent(ctx, driver, new ImageServiceSource(deps.session), { host: ctx.opts.host });
+    try {
+      await agent.start();
+    } catch (e) {
+      await app.close();
+      throw e;
+    }
+  }
+
   return {
-    app, ctx,
+    app, ctx, agent,
     async listen(host: string, port: number) {
       await app.listen({ host, port });
       const addr = app.server.address();
@@ -74,6 +95,7 @@ export async function createComputeService(deps: ComputeServiceDeps): Promise<Co
     async close() {
       await app.close();
       await Promise.allSettled([...ctx.background]);
+      await agent?.stop();
     },
   };
 }

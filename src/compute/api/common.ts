@@ -1,0 +1,85 @@
+// Helpers every server route shares: finding a server the caller may see (404 otherwise, as Nova
+// never tells a project that another project's server exists), validation with Nova's 400s,
+// pagination parameters, and the extras (metadata, tags, faults) a server view needs.
+
+import type { FastifyRequest } from 'fastify';
+import { ApiError } from '../../common/errors.js';
+import { validate } from '../../common/validation.js';
+import type { ComputeContext, RequestContext } from '../context.js';
+import { allowed } from '../context.js';
+import { faultsOf, getInstance, metadataOf, tagsOf, type InstanceRow } from '../store/instances.js';
+import type { ServerExtras } from './views.js';
+
+export const UUID_RE = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
+
+export function instanceNotFound(id: string): ApiError {
+  return new ApiError('NotFound', `Instance ${id} could not be found.`);
+}
+
+/**
+ * The server `id` when the caller's project owns it or an admin rule lets the caller see other
+ * projects' servers (os_compute_api:servers:show with the server's project as target).
+ */
+export async function loadServer(ctx: ComputeContext, rc: RequestContext, id: string, includeDeleted = false): Promise<InstanceRow> {
+  if (!UUID_RE.test(id)) throw instanceNotFound(id);
+  const inst = await getInstance(ctx.db, id.toLowerCase().length === 32 ? dashed(id) : id.toLowerCase(), includeDeleted);
+  if (!inst) throw instanceNotFound(id);
+  if (inst.project_id !== rc.projectId && !rc.isAdmin && !allowed(ctx, rc, 'os_compute_api:servers:show', { project_id: inst.project_id })) {
+    throw instanceNotFound(id);
+  }
+  return inst;
+}
+
+function dashed(h: string): string {
+  const s = h.toLowerCase();
+  return `${s.slice(0, 8)}-${s.slice(8, 12)}-${s.slice(12, 16)}-${s.slice(16, 20)}-${s.slice(20)}`;
+}
+
+/** A JSON body validated against a schema, 400 otherwise. */
+export function body<T>(req: FastifyRequest, schema: object): T {
+  if (req.body === undefined || req.body === null || typeof req.body !== 'object') {
+    if (typeof req.body === 'string') throw new ApiError('BadRequest', 'Malformed request body');
+  }
+  return validate<T>(schema, req.body);
+}
+
+/** The query string as Nova reads it: repeated keys give lists. */
+export function query(req: FastifyRequest): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  const u = new URL(req.url, 'http://x');
+  for (const [k, v] of u.searchParams) (out[k] ??= []).push(v);
+  return out;
+}
+
+export function intParam(v: string | undefined, name: string, min = 0): number | undefined {
+  if (v === undefined) return undefined;
+  if (!/^-?\d+$/.test(v.trim())) throw new ApiError('BadRequest', `${name} param must be an integer`);
+  const n = Number(v);
+  if (n < min) throw new ApiError('BadRequest', `${name} param must be positive`);
+  return n;
+}
+
+export async function serverExtras(ctx: ComputeContext, rows: InstanceRow[]): Promise<Map<string, ServerExtras>> {
+  const uuids = rows.map((r) => r.uuid);
+  const needFaults = rows.filter((r) => r.vm_state === 'error' || r.deleted).map((r) => r.uuid);
+  const [md, tags, faults] = await Promise.all([metadataOf(ctx.db, uuids), tagsOf(ctx.db, uuids), faultsOf(ctx.db, needFaults)]);
+  const up = await hostStatuses(ctx, [...new Set(rows.map((r) => r.host).filter((h): h is string => !!h))]);
+  const out = new Map<string, ServerExtras>();
+  for (const r of rows) {
+    out.set(r.uuid, { metadata: md.get(r.uuid) ?? {}, tags: tags.get(r.uuid) ?? [], fault: faults.get(r.uuid), hostStatus: r.host ? (up.get(r.host) ?? 'UNKNOWN') : '' });
+  }
+  return out;
+}
+
+/** UP / DOWN / MAINTENANCE per compute host, from the nova-compute service rows. */
+async function hostStatuses(ctx: ComputeContext, hosts: string[]): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  if (!hosts.length) return out;
+  const rows = await ctx.db.selectFrom('services').select(['host', 'disabled', 'forced_down', 'last_seen_up'])
+    .where('binary', '=', 'nova-compute').where('host', 'in', hosts).execute();
+  for (const r of rows) {
+    const up = !r.forced_down && r.last_seen_up && Date.now() - Date.parse(r.last_seen_up) < 60_000;
+    out.set(r.host, !up ? 'DOWN' : r.disabled ? 'MAINTENANCE' : 'UP');
+  }
+  return out;
+}

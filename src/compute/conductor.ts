@@ -1,0 +1,127 @@
+// The conductor: the control-plane half of every long operation. It schedules new instances
+// (Placement claim), records where they land and casts the work to that host's agent; it deletes
+// instances that never reached a host (or whose host is gone) locally; and it casts actions to the
+// agent that owns an instance. Races with deletes are settled by compare-and-set on the instance
+// row: whoever loses gives back what it claimed.
+
+import { NoConsumer } from '../common/bus/index.js';
+import { ApiError } from '../common/errors.js';
+import type { ComputeContext } from './context.js';
+import { addFault, flavorsOf, getInstance, markDeleted, updateInstance, type InstanceRow } from './store/instances.js';
+import { deleteAllocations, NoValidHost, schedule } from './scheduler.js';
+import { agentTopic, type AgentMessage } from './agent/manager.js';
+import { VM, TASK } from './states.js';
+
+export interface BuildOptions {
+  requestId: string;
+  groupId: string | null;
+  requestedHost: string | null;
+  availabilityZone: string | null;
+}
+
+/** The id of the instance action a request started, for the agent's events. */
+async function actionIdFor(ctx: ComputeContext, uuid: string, requestId: string): Promise<number | undefined> {
+  const r = await ctx.db.selectFrom('instance_actions').select('id').where('instance_uuid', '=', uuid).where('request_id', '=', requestId)
+    .orderBy('id', 'desc').executeTakeFirst();
+  return r ? Number(r.id) : undefined;
+}
+
+/** Schedules and starts the build of each instance (in order: a group's members see each other's hosts). */
+export async function buildInstances(ctx: ComputeContext, uuids: string[], o: BuildOptions): Promise<void> {
+  for (const uuid of uuids) {
+    try {
+      await buildOne(ctx, uuid, o);
+    } catch (e) {
+      ctx.log.error({ err: e, uuid }, 'build failed before reaching a host');
+      await addFault(ctx.db, uuid, 500, (e as Error).message, String((e as Error).stack ?? ''), null).catch(() => undefined);
+      await updateInstance(ctx.db, uuid, { vm_state: VM.ERROR, task_state: null }).catch(() => undefined);
+    }
+  }
+}
+
+async function buildOne(ctx: ComputeContext, uuid: string, o: BuildOptions): Promise<void> {
+  const inst = await getInstance(ctx.db, uuid);
+  if (!inst || inst.task_state === TASK.DELETING) return;
+  let where;
+  try {
+    where = await schedule(ctx, {
+      instanceUuid: uuid, projectId: inst.project_id, userId: inst.user_id, flavor: flavorsOf(inst).cur,
+      availabilityZone: o.availabilityZone, requestedHost: o.requestedHost, group: null,
+    });
+  } catch (e) {
+    if (!(e instanceof NoValidHost)) throw e;
+    await addFault(ctx.db, uuid, 500, e.message, e.reasons.join('\n'), null);
+    await updateInstance(ctx.db, uuid, { vm_state: VM.ERROR, task_state: null });
+    return;
+  }
+  const az = o.availabilityZone ?? 'nova';
+  const placed = await updateInstance(ctx.db, uuid, { host: where.host, node: where.node, task_state: null, availability_zone: az }, { vm_state: [VM.BUILDING], task_state: [TASK.SCHEDULING] });
+  if (!placed) {
+    // Deleted (locally) while we scheduled: give the claim back.
+    await deleteAllocations(ctx, uuid);
+    return;
+  }
+  const msg: AgentMessage = { op: 'build', uuid, requestId: o.requestId, actionId: await actionIdFor(ctx, uuid, o.requestId) };
+  try {
+    await ctx.bus.cast(agentTopic(where.host), msg);
+  } catch (e) {
+    await deleteAllocations(ctx, uuid).catch(() => undefined);
+    throw e;
+  }
+}
+
+/** Whether the host's compute service has reported within the last minute. */
+export async function hostIsUp(ctx: ComputeContext, host: string): Promise<boolean> {
+  const r = await ctx.db.selectFrom('services').select(['last_seen_up', 'forced_down']).where('host', '=', host).where('binary', '=', 'nova-compute').executeTakeFirst();
+  return !!r && !r.forced_down && !!r.last_seen_up && Date.now() - Date.parse(r.last_seen_up as string) < 60_000;
+}
+
+/** Deletes an instance: on its host through the agent, or locally when it never got one or the host is down. */
+export async function deleteInstance(ctx: ComputeContext, inst: InstanceRow, requestId: string): Promise<void> {
+  if (!inst.host || !(await hostIsUp(ctx, inst.host))) {
+    if (await markDeleted(ctx.db, inst.uuid)) await deleteAllocations(ctx, inst.uuid).catch((e) => ctx.log.warn({ err: e }, 'allocation cleanup failed'));
+    return;
+  }
+  await updateInstance(ctx.db, inst.uuid, { task_state: TASK.DELETING });
+  try {
+    await ctx.bus.cast(agentTopic(inst.host), { op: 'terminate', uuid: inst.uuid, requestId, actionId: await actionIdFor(ctx, inst.uuid, requestId) } satisfies AgentMessage);
+  } catch (e) {
+    if (!(e instanceof NoConsumer)) throw e;
+    if (await markDeleted(ctx.db, inst.uuid)) await deleteAllocations(ctx, inst.uuid).catch(() => undefined);
+  }
+}
+
+/** Casts an action to the instance's agent. */
+export async function castAction(ctx: ComputeContext, inst: InstanceRow, op: string, requestId: string, args: Record<string, unknown> = {}): Promise<void> {
+  if (!inst.host) throw new ApiError('Conflict', `Instance ${inst.uuid} is not on a compute host.`);
+  try {
+    await ctx.bus.cast(agentTopic(inst.host), { op, uuid: inst.uuid, requestId, actionId: await actionIdFor(ctx, inst.uuid, requestId), args } satisfies AgentMessage);
+  } catch (e) {
+    if (e instanceof NoConsumer) throw new ApiError('Conflict', `Compute service of host ${inst.host} is unavailable at this time.`);
+    throw e;
+  }
+}
+
+/** Asks the instance's agent and waits for the answer (console output, VNC target). */
+export async function callAgent<T>(ctx: ComputeContext, inst: InstanceRow, op: string, args: Record<string, unknown> = {}): Promise<T> {
+  if (!inst.host) throw new ApiError('Conflict', `Instance ${inst.uuid} is not ready yet.`);
+  try {
+    return await ctx.bus.call<T>(agentTopic(inst.host), { op, uuid: inst.uuid, args } satisfies AgentMessage, 30_000);
+  } catch (e) {
+    if (e instanceof NoConsumer) throw new ApiError('Conflict', `Compute service of host ${inst.host} is unavailable at this time.`);
+    throw e;
+  }
+}
+
+/** Unshelve: a new placement for a shelved-offloaded instance, then the agent boots it from its snapshot. */
+export async function unshelveInstance(ctx: ComputeContext, inst: InstanceRow, requestId: string): Promise<void> {
+  try {
+    const where = await schedule(ctx, { instanceUuid: inst.uuid, projectId: inst.project_id, userId: inst.user_id, flavor: flavorsOf(inst).cur, availabilityZone: null });
+    await updateInstance(ctx.db, inst.uuid, { host: where.host, node: where.node, task_state: TASK.SPAWNING });
+    await ctx.bus.cast(agentTopic(where.host), { op: 'unshelve', uuid: inst.uuid, requestId, actionId: await actionIdFor(ctx, inst.uuid, requestId) } satisfies AgentMessage);
+  } catch (e) {
+    await addFault(ctx.db, inst.uuid, 500, (e as Error).message, null, null);
+    await updateInstance(ctx.db, inst.uuid, { vm_state: VM.SHELVED_OFFLOADED, task_state: null });
+  }
+}
+

