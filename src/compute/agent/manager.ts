@@ -207,7 +207,13 @@ export class ComputeAgent {
     if (!inst || inst.task_state === TASK.DELETING) return;
     try {
       await this.withEvent(m, event, () => fn(inst));
-      await updateInstance(this.ctx.db, m.uuid, { ...after, task_state: null });
+      // The power state recorded is what the hypervisor reports now, not what we hoped for.
+      const ps = await this.driver.powerState(m.uuid);
+      const acceptable = after.power_state === PowerState.SHUTDOWN ? [PowerState.SHUTDOWN, PowerState.SUSPENDED] : [after.power_state];
+      if (after.power_state !== undefined && !acceptable.includes(ps)) {
+        throw new Error(`after ${m.op} the hypervisor reports power state ${ps}, expected ${after.power_state}`);
+      }
+      await updateInstance(this.ctx.db, m.uuid, { ...after, power_state: ps, task_state: null });
     } catch (e) {
       await this.failed(inst, e, false);
     }
