@@ -88,7 +88,32 @@ export interface InstanceInfo {
   pid?: number;
 }
 
-export interface VncConsole { host: string; port: number }
+/**
+ * Where a VNC server listens. The qemu driver serves VNC on a unix socket inside the instance's
+ * directory (`path`; host '' and port 0): no port allocation, nothing reachable from other local
+ * users, and the same path after an agent restart. A console proxy connects with
+ * `net.connect({ path })` when `path` is set, else `net.connect(port, host)` (loopback).
+ */
+export interface VncConsole { host: string; port: number; path?: string }
+
+/**
+ * Expected failures a driver reports (Nova's exception classes of the same meaning); anything else
+ * a driver throws is a bug or a host failure. The agent maps these to the instance's fault.
+ */
+export type DriverErrorCode =
+  | 'InstanceNotFound'        // nothing of this uuid on the host
+  | 'InstanceInvalidState'    // e.g. unpause of a running guest, confirm without a resize
+  | 'InvalidInput'            // a malformed uuid, tap name, MAC, size
+  | 'ImageUnacceptable'       // bad format, backing file, checksum mismatch, missing kernel
+  | 'FlavorDiskSmallerThanImage'
+  | 'HypervisorUnavailable';  // the hypervisor binary is missing or failed to start the guest
+
+export class DriverError extends Error {
+  constructor(readonly code: DriverErrorCode, message: string, opts?: { cause?: unknown }) {
+    super(message, opts);
+    this.name = 'DriverError';
+  }
+}
 
 export interface HypervisorDriver {
   /** 'qemu' | 'fake'. */
