@@ -13,6 +13,14 @@ export const BOOT_SECTOR_MARKER = 'monostack kvm probe ok';
 
 /** A boot sector that writes BOOT_SECTOR_MARKER + "\n" to COM1 and halts. */
 export function probeBootSector(): Buffer {
+  const disk = Buffer.alloc(MiB); // SeaBIOS does not boot a disk of a single sector
+  bootSector().copy(disk, 0);
+  return disk;
+}
+
+const MiB = 1024 * 1024;
+
+function bootSector(): Buffer {
   const code = [
     0xfa, 0xfc,             // cli; cld
     0x31, 0xc0,             // xor ax, ax
@@ -57,7 +65,7 @@ export async function runBootProbe(opts: { qemu: string; accel: 'kvm' | 'tcg'; w
   } else {
     const img = join(opts.workDir, 'kvm-probe.img');
     await writeFile(img, probeBootSector());
-    args.push('-drive', `file=${img},format=raw,if=ide,readonly=on`);
+    args.push('-drive', `file=${img},format=raw,if=none,id=probe,readonly=on`, '-device', 'virtio-blk-pci,drive=probe,bootindex=1');
     marker = BOOT_SECTOR_MARKER;
   }
   return new Promise((resolve) => {
