@@ -53,6 +53,8 @@ interface InstanceRecord extends Sizes {
   hostname: string;
   image: BootImage;
   nics: VmNic[];
+  /** <dir>/disk.config (ISO 9660, label config-2) is attached read-only. */
+  configDrive?: boolean;
   /** The acceleration the process was started with (a saved state restores only under the same). */
   accel: 'kvm' | 'tcg';
   suspended: boolean;
@@ -228,6 +230,7 @@ export class QemuDriver implements HypervisorDriver {
       ephemeral: join(dir, 'disk.eph0'),
       swap: join(dir, 'disk.swap'),
       rescue: join(dir, 'disk.rescue'),
+      config: join(dir, 'disk.config'),
       console: join(dir, 'console.log'),
       pid: join(dir, 'qemu.pid'),
       state: join(dir, 'suspend.state'),
@@ -313,6 +316,7 @@ export class QemuDriver implements HypervisorDriver {
     disks.push({ path: p.disk, format: 'qcow2', serial: 'root' });
     if (rec.ephemeralGb > 0) disks.push({ path: p.ephemeral, format: 'qcow2', serial: 'ephemeral0' });
     if (rec.swapMb > 0) disks.push({ path: p.swap, format: 'qcow2', serial: 'swap' });
+    if (rec.configDrive) disks.push({ path: p.config, format: 'raw', serial: 'config-2', readonly: true });
     return {
       uuid: rec.uuid, accel: rec.accel, vcpus: rec.vcpus, memoryMb: rec.memoryMb, disks, nics: rec.nics,
       kernel: boot.kernel, consoleLog: p.console, qmpSocket: p.qmp, vncSocket: p.vnc, pidFile: p.pid, incoming,
@@ -420,6 +424,35 @@ export class QemuDriver implements HypervisorDriver {
     await run(this.qemuImg, ['create', '-q', '-f', 'qcow2', '-F', b.format, '-b', join(this.cache.dir, b.id), path, String(size)]);
   }
 
+  /**
+   * The config drive: an ISO 9660 image labelled config-2 (what cloud-init looks for) holding
+   * spec.configDriveFiles, or, without them, openstack/latest/{meta_data.json,user_data} made from
+   * the spec. Built with genisoimage from a staging directory inside the instance directory.
+   */
+  private async buildConfigDrive(spec: InstanceSpec, out: string): Promise<void> {
+    const files: Record<string, string | Buffer> = spec.configDriveFiles ?? defaultConfigDriveFiles(spec);
+    const stage = join(join(out, '..'), `config-drive.${randomBytes(4).toString('hex')}`);
+    try {
+      for (const [rel, content] of Object.entries(files)) {
+        if (!/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/.test(rel) || rel.split('/').some((c) => c === '.' || c === '..')) {
+          throw new DriverError('InvalidInput', `config drive: bad file name ${JSON.stringify(rel)}`);
+        }
+        const target = join(stage, rel);
+        await mkdir(join(target, '..'), { recursive: true });
+        await writeFile(target, content);
+      }
+      await mkdir(stage, { recursive: true });
+      try {
+        await run('genisoimage', ['-o', out, '-ldots', '-allow-lowercase', '-allow-multidot', '-l', '-publisher', 'monostack',
+          '-quiet', '-J', '-r', '-V', 'config-2', stage], { timeoutMs: 60_000 });
+      } catch (err) {
+        throw new DriverError('HypervisorUnavailable', `config drive: genisoimage failed (apt-get install genisoimage): ${(err as Error).message}`, { cause: err });
+      }
+    } finally {
+      await rm(stage, { recursive: true, force: true });
+    }
+  }
+
   private async createBlank(path: string, bytes: number): Promise<void> {
     await run(this.qemuImg, ['create', '-q', '-f', 'qcow2', path, String(bytes)]);
   }
@@ -447,10 +480,11 @@ export class QemuDriver implements HypervisorDriver {
         await this.createOverlay(p.disk, boot, spec.rootGb);
         if (spec.ephemeralGb > 0) await this.createBlank(p.ephemeral, spec.ephemeralGb * GiB);
         if (spec.swapMb > 0) await this.createBlank(p.swap, spec.swapMb * MiB);
+        if (spec.configDrive) await this.buildConfigDrive(spec, p.config);
         const rec: InstanceRecord = {
           version: 1, uuid: id, hostname: spec.hostname, vcpus: spec.vcpus, memoryMb: spec.memoryMb, rootGb: spec.rootGb,
           ephemeralGb: spec.ephemeralGb, swapMb: spec.swapMb, image: boot, nics: nicsOf(spec), accel: this.accel,
-          suspended: false, rescue: null, resize: null,
+          configDrive: spec.configDrive, suspended: false, rescue: null, resize: null,
         };
         await this.writeRecord(rec);
         await this.startProcess(rec);
@@ -876,6 +910,21 @@ export function createQemuDriver(opts: QemuDriverOptions): QemuDriver {
 
 function nicsOf(spec: InstanceSpec): VmNic[] {
   return (spec.vifs ?? []).map((v) => ({ mac: v.mac, tapName: v.tapName, ...(v.mtu ? { mtu: v.mtu } : {}) }));
+}
+
+/** A minimal OpenStack config drive when the agent gives no files: meta_data.json and user_data. */
+function defaultConfigDriveFiles(spec: InstanceSpec): Record<string, string | Buffer> {
+  const meta: Record<string, unknown> = {
+    uuid: spec.uuid, name: spec.hostname, hostname: spec.hostname, launch_index: 0,
+    availability_zone: 'nova', project_id: null, meta: spec.metadata ?? {},
+  };
+  if (spec.keyName && spec.keyData) {
+    meta.public_keys = { [spec.keyName]: spec.keyData };
+    meta.keys = [{ name: spec.keyName, type: 'ssh', data: spec.keyData }];
+  }
+  const files: Record<string, string | Buffer> = { 'openstack/latest/meta_data.json': JSON.stringify(meta) };
+  if (spec.userData) files['openstack/latest/user_data'] = Buffer.from(spec.userData, 'base64');
+  return files;
 }
 
 function sizesOf(s: Sizes): Sizes {
