@@ -153,7 +153,16 @@ test('QMP client: greeting, commands with ids, errors; VNC answers on its unix s
     assert.equal(s.status, 'running');
     assert.equal(n.name, `instance-${a}`);
     await assert.rejects(q.execute('no-such-command'), /CommandNotFound/);
+    // Events arrive between replies: STOP after stop, RESUME after cont.
+    const stopped = q.waitEvent('STOP', 5000);
+    await q.execute('stop');
+    assert.equal((await stopped).event, 'STOP');
+    const resumed = q.waitEvent('RESUME', 5000);
+    await q.execute('cont');
+    assert.ok((await resumed).timestamp!.seconds > 0);
+    await assert.rejects(q.waitEvent('SHUTDOWN', 100), /no SHUTDOWN event within 100 ms/);
   } finally { q.close(); }
+  await assert.rejects(q.execute('query-status'), /closed/);
   const vnc = await driver.vncConsole(a);
   assert.ok(vnc.path);
   const greeting = await new Promise<string>((res, rej) => {
@@ -305,6 +314,23 @@ test('destroy leaves no process and no directory, and is idempotent', { skip }, 
   assert.deepEqual(await driver.listInstances(), []);
   await assert.rejects(driver.powerState(a), (e: Error & { code?: string }) => e.code === 'InstanceNotFound');
   assert.deepEqual(await killProcessesMentioning(instancesPath), []);
+});
+
+test('an instancesPath too long for unix socket addresses puts the sockets under tmpdir', { skip }, async () => {
+  const long = join(work, 'a-rather-long-directory-name-for-instances', 'and-one-more-level-below-it');
+  const d = createQemuDriver({ instancesPath: long, virtType: 'tcg' });
+  await d.init();
+  const u = randomUUID();
+  uuids.push(u);
+  assert.ok(Buffer.byteLength(join(long, u, 'qmp.sock')) > 107);
+  const sock = d.qmpSocketPath(u);
+  assert.ok(sock.startsWith(join(tmpdir(), 'monostack-qemu-')) && Buffer.byteLength(sock) < 100, sock);
+  await d.spawn(spec(u, diskImage), src);
+  assert.equal((await d.qmp<{ status: string }>(u, 'query-status')).status, 'running');
+  assert.equal(await d.powerState(u), PowerState.RUNNING);
+  await d.destroy(u);
+  assert.equal(existsSync(join(sock, '..')), false, 'the socket directory is removed');
+  assert.deepEqual(await killProcessesMentioning(long), []);
 });
 
 test('bad input never reaches the host', { skip }, async () => {
