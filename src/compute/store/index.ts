@@ -1,7 +1,9 @@
 // The compute service's migrations, in order. Each area adds its own file; names sort in order.
 import type { Migration } from 'kysely';
 import * as m0001 from './migrations/0001_core.js';
+import * as m0002 from './migrations/0002_quotas_groups_aggregates.js';
 
 export const computeMigrations: Record<string, Migration> = {
   '0001_core': m0001,
+  '0002_quotas_groups_aggregates': m0002,
 };
