@@ -163,4 +163,10 @@ export interface HypervisorDriver {
   consoleOutput(uuid: string, lines?: number): Promise<string>;
   /** Where the instance's VNC server listens (loopback); the console proxy connects there. */
   vncConsole(uuid: string): Promise<VncConsole>;
+
+  /**
+   * Optional: called when the agent stops. Finishes pending writes (the fake driver's state file)
+   * and waits for operations in flight; guests keep running.
+   */
+  close?(): Promise<void>;
 }

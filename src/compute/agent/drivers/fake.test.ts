@@ -128,7 +128,7 @@ test('fake: a driver re-created over the same instancesPath finds the instances 
   await d.spawn(spec(u1), src);
   await d.spawn(spec(u2), src);
   await d.pause(u2);
-  await d.flush();
+  await d.close();
   const again = createFakeDriver({ instancesPath: dir });
   await again.init();
   const list = (await again.listInstances()).sort((x, y) => x.uuid.localeCompare(y.uuid));

@@ -226,6 +226,8 @@ export class FakeDriver implements HypervisorDriver {
     return { host: '127.0.0.1', port: i.vncPort };
   }
 
+  async close(): Promise<void> { await this.flush(); }
+
   /** Resolves once every change so far is in the state file. */
   async flush(): Promise<void> {
     if (this.timer) { clearTimeout(this.timer); this.timer = undefined; }

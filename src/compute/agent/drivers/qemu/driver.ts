@@ -894,6 +894,11 @@ export class QemuDriver implements HypervisorDriver {
     return all.slice(Math.max(0, all.length - lines)).join('\n') + (lines > 0 && all.length ? '\n' : '');
   }
 
+  /** Waits for the operations in flight; the guests keep running (they are not our children). */
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.locks.values()]);
+  }
+
   async vncConsole(uuid: string): Promise<VncConsole> {
     const id = normUuid(uuid);
     await this.readRecord(id);
