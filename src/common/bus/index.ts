@@ -1,25 +1,25 @@
 // The message bus between services and agents: cast (fire and forget to one consumer of a topic),
 // call (request/response with a timeout) and fanout (every subscriber). In-memory within one
-// process (`monostack up`); an AMQP implementation of the same interface joins separate hosts.
+// process (`monostack up`); AmqpBus (amqp.ts) carries the same interface over RabbitMQ between
+// hosts. createBus() picks one from the transport URL.
 
-export type Handler = (msg: unknown) => unknown | Promise<unknown>;
+import { AmqpBus, type AmqpBusOptions } from './amqp.js';
+import { BusTimeout, NoConsumer, type Bus, type Handler } from './types.js';
 
-export interface Bus {
-  /** Delivers to one consumer of the topic (round robin); never waits for the result. */
-  cast(topic: string, msg: unknown): Promise<void>;
-  /** Delivers to one consumer and waits for its answer. */
-  call<T = unknown>(topic: string, msg: unknown, timeoutMs?: number): Promise<T>;
-  /** Delivers to every subscriber of the exchange. */
-  fanout(exchange: string, msg: unknown): Promise<void>;
-  /** Consumes a topic (cast/call). Returns an unsubscribe function. */
-  consume(topic: string, handler: Handler): () => void;
-  /** Subscribes to a fanout exchange. Returns an unsubscribe function. */
-  subscribe(exchange: string, handler: Handler): () => void;
-  close(): Promise<void>;
+export { BusTimeout, NoConsumer, RemoteError, type Bus, type Handler, type WireError } from './types.js';
+export { AmqpBus, type AmqpBusOptions, type BusLog } from './amqp.js';
+
+/**
+ * The bus for a transport URL (the [DEFAULT] transport_url option): '' or 'memory' is the
+ * in-process bus; 'rabbit://', 'amqp://' or 'amqps://user:pass@host:port[,user:pass@host2:port]/vhost'
+ * is RabbitMQ, as oslo.messaging writes it.
+ */
+export function createBus(url: string, opts: AmqpBusOptions = {}): Bus {
+  const u = url.trim();
+  if (u === '' || u === 'memory' || u === 'memory://') return new InMemoryBus();
+  if (/^(rabbit|amqps?):\/\//i.test(u)) return new AmqpBus(u, opts);
+  throw new Error(`unsupported transport_url ${JSON.stringify(u.replace(/\/\/[^@/]*@/, '//***@'))}: use '' (in-process), rabbit://, amqp:// or amqps://`);
 }
-
-export class BusTimeout extends Error {}
-export class NoConsumer extends Error {}
 
 export class InMemoryBus implements Bus {
   private consumers = new Map<string, Handler[]>();
@@ -72,6 +72,8 @@ export class InMemoryBus implements Bus {
     this.subscribers.set(exchange, set);
     return () => { set.delete(handler); };
   }
+
+  async ready(): Promise<void> {}
 
   async close(): Promise<void> {
     this.consumers.clear();
