@@ -5,13 +5,13 @@
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, randomFillSync } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { HashPool, SLOT_SIZE } from './hashing.js';
-import { receiveData, TruncatedUpload } from './upload.js';
+import { receiveData, TruncatedUpload, UploadFile } from './upload.js';
 
 const pool = new HashPool(2);
 const dir = mkdtempSync(join(tmpdir(), 'image-upload-test-'));
@@ -91,4 +91,30 @@ test('inspection rides along: a qcow2 header is seen, its virtual size read', as
   const r = await receiveData(pool, { source: chunked(data, [1000]), tempPath: path(), limit: Infinity, onLimit: () => new Error('limit'), hashAlgo: 'sha512', inspectAs: 'qcow2' });
   assert.equal(r.inspection?.format, 'qcow2');
   assert.equal(r.inspection?.virtualSize, 1 << 30);
+});
+
+test('direct I/O: full slots go through O_DIRECT where the filesystem takes it; off, the bytes are the same', async () => {
+  const data = randomBytes(3 * SLOT_SIZE + 4097);
+  for (const directIo of [true, false]) {
+    const p = path();
+    const r = await receiveData(pool, { source: chunked(data, [65536]), tempPath: p, limit: Infinity, onLimit: () => new Error('limit'), hashAlgo: 'sha512', inspectAs: null, directIo });
+    assert.equal(r.checksum, createHash('md5').update(data).digest('hex'));
+    assert.ok(readFileSync(p).equals(data), `directIo ${directIo}`);
+  }
+  const probe = await UploadFile.create(path());
+  if (!probe.isDirect) console.log(`# ${dir}: this filesystem refuses O_DIRECT; uploads are written buffered here`);
+  await probe.close();
+});
+
+test('direct I/O: a buffer the device refuses (EINVAL: memory not aligned) is written buffered, and so is the rest', async () => {
+  const p = path();
+  const f = await UploadFile.create(p);
+  // Memory from malloc, not the page-aligned ring: O_DIRECT refuses it unless it happens to be aligned.
+  const a = Buffer.allocUnsafeSlow(SLOT_SIZE + 512).subarray(0, SLOT_SIZE);
+  randomFillSync(a);
+  const b = randomBytes(SLOT_SIZE);
+  await f.write(a, 0);
+  await f.write(b, SLOT_SIZE);
+  await f.finish();
+  assert.ok(readFileSync(p).equals(Buffer.concat([a, b])));
 });

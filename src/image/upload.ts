@@ -1,11 +1,16 @@
 // Receiving image data: the bytes stream into a temp file next to their final place while md5
 // and the os_hash algorithm run on worker threads over the same shared-memory slots and the
 // format inspector reads along; the whole image is never in memory (8 slots of 1 MiB at most).
-// At the end the file is fdatasync'd; the caller then checks the inspection, and only then
-// renames it into place (FileStore.commit) and marks the image active. Any failure — too big,
-// over quota, a client that stops sending, a bad format — removes the temp file.
+// Full slots go to the file with O_DIRECT where the filesystem allows it (the ring is
+// page-aligned): buffered writes of a fresh file cost this machine's kernel 2-2.6 CPU-seconds per
+// GiB (page-cache allocation and writeback), direct writes about 0.15; a background fdatasync
+// every SYNC_EVERY bytes keeps the final one short. At the end the file is fdatasync'd; the caller
+// then checks the inspection, and only then renames it into place (FileStore.commit) and marks
+// the image active. Any failure — too big, over quota, a client that stops sending, a bad format —
+// removes the temp file.
 
 import { open, unlink, type FileHandle } from 'node:fs/promises';
+import { constants } from 'node:fs';
 import type { Readable } from 'node:stream';
 import type { IncomingMessage } from 'node:http';
 import { SLOT_SIZE, SLOTS, type HashPool } from './hashing.js';
@@ -77,11 +82,78 @@ export function consume(stream: Readable, onChunk: (b: Buffer) => void | Promise
   });
 }
 
-async function writeAll(fh: FileHandle, buf: Buffer): Promise<void> {
+async function writeAll(fh: FileHandle, buf: Buffer, pos: number | null = null): Promise<void> {
   let off = 0;
   while (off < buf.length) {
-    const { bytesWritten } = await fh.write(buf, off, buf.length - off);
+    const { bytesWritten } = await fh.write(buf, off, buf.length - off, pos === null ? null : pos + off);
     off += bytesWritten;
+  }
+}
+
+/** Bytes written between two background fdatasyncs of an upload. */
+const SYNC_EVERY = 128 << 20;
+const DIRECT_ALIGN = 4096;
+
+/**
+ * The temp file an upload goes into: created exclusively; aligned blocks are written through a
+ * second, O_DIRECT descriptor when the filesystem takes one (not tmpfs), the rest — and all of it
+ * when direct I/O is refused (EINVAL) — through the ordinary one. Writes are positional, so
+ * several can be in flight. fdatasync covers both (it is per file).
+ */
+export class UploadFile {
+  private syncing: Promise<void> | null = null;
+  private sinceSync = 0;
+  private constructor(private fh: FileHandle, private direct: FileHandle | null) {}
+
+  static async create(path: string, directIo = true): Promise<UploadFile> {
+    const fh = await open(path, 'wx', 0o640);
+    let direct: FileHandle | null = null;
+    if (directIo && constants.O_DIRECT) {
+      direct = await open(path, constants.O_WRONLY | constants.O_DIRECT).catch(() => null);
+    }
+    return new UploadFile(fh, direct);
+  }
+
+  get isDirect(): boolean { return this.direct !== null; }
+
+  /** Writes buf at pos (buffered when it is not block-aligned or direct I/O fails with EINVAL). */
+  async write(buf: Buffer, pos: number): Promise<void> {
+    const d = this.direct;
+    if (d && buf.length % DIRECT_ALIGN === 0 && pos % DIRECT_ALIGN === 0 && buf.byteOffset % DIRECT_ALIGN === 0) {
+      let done = 0;
+      try {
+        const { bytesWritten } = await d.write(buf, 0, buf.length, pos);
+        done = bytesWritten;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EINVAL') throw e;
+        // The buffer's memory is not aligned as the device wants: no more direct writes.
+        if (this.direct === d) { this.direct = null; await d.close().catch(() => undefined); }
+      }
+      if (done < buf.length) await writeAll(this.fh, buf.subarray(done), pos + done);
+    } else {
+      await writeAll(this.fh, buf, pos);
+    }
+    this.sinceSync += buf.length;
+    // Flush what is written so far in the background, so the last fdatasync has little left.
+    if (this.sinceSync >= SYNC_EVERY && !this.syncing) {
+      this.sinceSync = 0;
+      const s: Promise<void> = this.fh.datasync().finally(() => { if (this.syncing === s) this.syncing = null; });
+      this.syncing = s;
+      s.catch(() => undefined);
+    }
+  }
+
+  /** Waits for a background flush, then fdatasyncs the whole file and closes it. */
+  async finish(): Promise<void> {
+    if (this.syncing) await this.syncing;
+    await this.fh.datasync();
+    await this.close();
+  }
+
+  async close(): Promise<void> {
+    await this.syncing?.catch(() => undefined);
+    await Promise.all([this.fh.close().catch(() => undefined), this.direct?.close().catch(() => undefined)]);
+    this.direct = null;
   }
 }
 
@@ -97,6 +169,8 @@ export interface ReceiveOptions {
   hashAlgo: string;
   /** The claimed disk_format to inspect against, or null for no inspection. */
   inspectAs: string | null;
+  /** Write full slots with O_DIRECT when the filesystem allows it (default true). */
+  directIo?: boolean;
 }
 
 export interface Received {
@@ -109,22 +183,29 @@ export interface Received {
 
 /** Streams a source into tempPath, hashing and inspecting on the way; removes the file on failure. */
 export async function receiveData(hashers: HashPool, o: ReceiveOptions): Promise<Received> {
-  const fh = await open(o.tempPath, 'wx', 0o640);
+  const file = await UploadFile.create(o.tempPath, o.directIo ?? true);
   const job = hashers.begin(['md5', o.hashAlgo]);
-  const inspector = o.inspectAs ? await createInspector(o.inspectAs) : null;
+  const inspector = o.inspectAs ? await createInspector(o.inspectAs).catch(async (e: Error) => {
+    job.abort();
+    await file.close();
+    await unlink(o.tempPath).catch(() => undefined);
+    throw e;
+  }) : null;
   const inflight: Array<Promise<void> | null> = new Array(SLOTS).fill(null);
-  let writes: Promise<void> = Promise.resolve();
   let slot = 0;
   let fill = 0;
   let total = 0;
+  let written = 0; // file position of the next slot
   let failure: Error | undefined;
   let stopped = false;
 
+  // A full (or the last) slot: hashed on the workers and written at its place in the file, at
+  // once; the slot is free again when all of them are done with it.
   const flush = (i: number, len: number) => {
-    const buf = job.slot(i).subarray(0, len);
     const hashed = job.submit(i, len);
-    writes = writes.then(() => writeAll(fh, buf));
-    const both = Promise.all([hashed, writes]).then(() => undefined);
+    const w = file.write(job.slot(i).subarray(0, len), written);
+    written += len;
+    const both = Promise.all([hashed, w]).then(() => undefined);
     both.catch((e: Error) => { failure ??= e; });
     inflight[i] = both;
   };
@@ -156,10 +237,8 @@ export async function receiveData(hashers: HashPool, o: ReceiveOptions): Promise
     }, o.expectedSize);
     if (fill) flush(slot, fill);
     await Promise.all(inflight.filter(Boolean));
-    await writes;
     if (failure) throw failure;
-    await fh.datasync();
-    await fh.close();
+    await file.finish();
     const [checksum, hashValue] = await job.finish();
     const inspection = inspector ? inspector.finish(total) : null;
     return { size: total, checksum: checksum!, hashAlgo: o.hashAlgo, hashValue: hashValue!, inspection };
@@ -168,9 +247,8 @@ export async function receiveData(hashers: HashPool, o: ReceiveOptions): Promise
     // Slots still being hashed or written finish first (a dead worker rejects them), then the
     // hashing is dropped and the file removed.
     await Promise.allSettled(inflight.filter(Boolean) as Promise<void>[]);
-    await writes.catch(() => undefined);
     job.abort();
-    await fh.close().catch(() => undefined);
+    await file.close();
     await unlink(o.tempPath).catch(() => undefined);
     throw e;
   }
