@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run } from '../../../../common/exec.js';
 import { PowerState, type ImageMeta, type InstanceSpec } from '../../driver.js';
-import { BOOT_MARKER, FileImageSource, killProcessesMentioning, testImages, which, type TestImages } from '../testing.js';
+import { BOOT_MARKER, READY_MARKER, FileImageSource, killProcessesMentioning, testImages, which, type TestImages } from '../testing.js';
 import { createQemuDriver, QmpClient, type QemuDriver } from './driver.js';
 
 const skip = which('qemu-system-x86_64') && which('qemu-img') ? false : 'qemu-system-x86_64 or qemu-img is not installed (apt-get install qemu-system-x86 qemu-utils)';
@@ -102,8 +102,8 @@ test('spawn boots a qcow2 disk and an AKI/ARI/AMI triple (direct kernel boot)', 
   const spawnMs = performance.now() - t0;
   const bootA = (await waitConsole(a, BOOT_MARKER)) + spawnMs;
   console.log(`# spawn ${spawnMs.toFixed(0)} ms; spawn call to "${BOOT_MARKER}" ${bootA.toFixed(0)} ms (${driver.accel}, two guests booting at once)`);
-  await waitConsole(b, 'monostack guest root: /dev/vda monostack test machine image (AMI)');
-  assert.match(await driver.consoleOutput(b), /monostack guest ready/);
+  await waitConsole(b, READY_MARKER);
+  assert.match(await driver.consoleOutput(b), /monostack guest root: \/dev\/vda monostack test machine image \(AMI\)/);
   // Each image was fetched once, checked and cached under _base.
   for (const id of [diskImage.id, amiImage.id, amiImage.properties.kernel_id!, amiImage.properties.ramdisk_id!]) {
     assert.equal(src.dataCalls.get(id), 1, `image ${id} downloaded once`);
