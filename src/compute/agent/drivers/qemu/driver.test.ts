@@ -41,7 +41,7 @@ function spec(uuid: string, image: ImageMeta | null, over: Partial<InstanceSpec>
 function count(text: string, needle: string): number { return text.split(needle).length - 1; }
 
 /** Waits until the console holds `n` copies of `marker`; returns the milliseconds waited. */
-async function waitConsole(uuid: string, marker: string, n = 1, timeoutMs = 60_000): Promise<number> {
+async function waitConsole(uuid: string, marker: string, n = 1, timeoutMs = 120_000): Promise<number> {
   const t0 = performance.now();
   for (;;) {
     const c = await driver.consoleOutput(uuid);
