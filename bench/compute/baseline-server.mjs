@@ -1,0 +1,58 @@
+// The baseline for bench/compute/run.mjs: the HTTP stack the compute service runs on
+// (createApiServer from src/common/http/server.ts: Fastify, request ids, the access-log hook, Nova's
+// fault format, JSON for untyped bodies and the /v2.1/{project_id} URL rewrite, as
+// src/compute/service.ts sets it up; pino logging to DATA_DIR/logs/monostack.log at info, as
+// `monostack up` sets it up) with two trivial routes:
+//   GET  /v2.1/bench   returns a small JSON object (the counterpart of a server list or show)
+//   POST /v2.1/bench   parses the JSON body and answers 202 with a small JSON object (server create)
+// Whatever a compute route costs above this is the route's own work (token check, microversion,
+// policy, SQL, the image lookup, scheduling, the agent). No token is checked here.
+//
+//   node bench/compute/baseline-server.mjs --build-dir dist --data-dir /tmp/x [--port 0]
+// Prints `{"port":N}` on stdout once listening; exits cleanly on SIGTERM/SIGINT (so --cpu-prof is written).
+
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { mkdirSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+
+const { values: a } = parseArgs({
+  options: {
+    'build-dir': { type: 'string', default: 'dist' },
+    'data-dir': { type: 'string' },
+    port: { type: 'string', default: '0' },
+    host: { type: 'string', default: '127.0.0.1' },
+  },
+});
+if (!a['data-dir']) throw new Error('--data-dir is required');
+const build = resolve(a['build-dir']);
+const mod = (p) => import(pathToFileURL(join(build, p)).href);
+
+const { createApiServer } = await mod('common/http/server.js');
+const { createLogger } = await mod('common/log.js');
+const { novaFault } = await mod('common/errors.js');
+
+const dataDir = resolve(a['data-dir']);
+mkdirSync(dataDir, { recursive: true });
+const log = createLogger('info', join(dataDir, 'logs', 'monostack.log'));
+const app = createApiServer({
+  name: 'compute', fault: novaFault, logger: log, bodyLimit: 114688, untypedBodiesAreJson: true,
+  rewriteUrl: (url) => url.replace(/^\/v2(?:\.1)?\/[0-9a-f]{32}(?=\/|\?|$)/, '/v2.1'),
+});
+const small = { id: 'c2a3b0a1-e3c1-4a1f-8f0d-2a6b7e9c1d23', links: [{ rel: 'self', href: 'http://127.0.0.1/v2.1/servers/c2a3b0a1-e3c1-4a1f-8f0d-2a6b7e9c1d23' }], 'OS-DCF:diskConfig': 'MANUAL' };
+app.get('/v2.1/bench', async () => ({ server: small }));
+app.post('/v2.1/bench', async (req, reply) => {
+  const body = req.body ?? {};
+  reply.code(202);
+  return { server: { ...small, adminPass: typeof body.server?.name === 'string' ? body.server.name.slice(0, 12) : 'x' } };
+});
+await app.ready();
+await app.listen({ host: a.host, port: Number(a.port) });
+const addr = app.server.address();
+process.stdout.write(JSON.stringify({ port: typeof addr === 'object' && addr ? addr.port : 0 }) + '\n');
+
+const stop = async () => {
+  try { await app.close(); } finally { log.flush?.(); process.exit(0); }
+};
+process.on('SIGTERM', () => void stop());
+process.on('SIGINT', () => void stop());
