@@ -193,8 +193,12 @@ test('suspend saves the RAM to suspend.state and ends the process; resume contin
   assert.ok(size > 1 * MiB, `state file of ${size} bytes`);
   assert.equal(await driver.powerState(a), PowerState.SUSPENDED);
   const boots = count(await driver.consoleOutput(a), BOOT_MARKER);
+  // Resumed by a driver created afresh (the agent restarted while the guest was suspended).
+  const fresh = createQemuDriver({ instancesPath, virtType: 'auto' });
+  await fresh.init();
+  assert.deepEqual((await fresh.listInstances()).find((i) => i.uuid === a), { uuid: a, powerState: PowerState.SUSPENDED });
   const t1 = performance.now();
-  await driver.resume(spec(a, diskImage));
+  await fresh.resume(spec(a, diskImage));
   console.log(`# suspend ${suspendMs.toFixed(0)} ms (${(size / MiB).toFixed(0)} MiB state), resume ${(performance.now() - t1).toFixed(0)} ms`);
   const pid2 = await pidOf(a);
   assert.notEqual(pid2, pid);
