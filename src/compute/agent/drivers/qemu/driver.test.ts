@@ -97,7 +97,7 @@ test('spawn boots a qcow2 disk and an AKI/ARI/AMI triple (direct kernel boot)', 
   const userData = Buffer.from('#!/bin/sh\necho hello\n').toString('base64');
   await Promise.all([
     driver.spawn(spec(a, diskImage), src),
-    driver.spawn(spec(b, amiImage, { configDrive: true, userData, keyName: 'k1', keyData: 'ssh-ed25519 AAAA test' }), src),
+    driver.spawn(spec(b, amiImage, { configDrive: true, userData, keyName: 'k1', keyData: 'ssh-ed25519 AAAA test', ephemeralGb: 1, swapMb: 64 }), src),
   ]);
   const spawnMs = performance.now() - t0;
   const bootA = (await waitConsole(a, BOOT_MARKER)) + spawnMs;
@@ -129,7 +129,10 @@ test('spawn boots a qcow2 disk and an AKI/ARI/AMI triple (direct kernel boot)', 
     assert.equal((await run('isoinfo', ['-i', join(instancesPath, b, 'disk.config'), '-J', '-x', '/openstack/latest/user_data'])).stdout, '#!/bin/sh\necho hello\n');
   }
   const blocksB = await driver.qmp<Array<{ inserted?: { file: string; ro: boolean } }>>(b, 'query-block');
-  assert.deepEqual(blocksB.filter((x) => x.inserted).map((x) => [x.inserted!.file.split('/').pop(), x.inserted!.ro]), [['disk', false], ['disk.config', true]]);
+  assert.deepEqual(blocksB.filter((x) => x.inserted).map((x) => [x.inserted!.file.split('/').pop(), x.inserted!.ro]), [['disk', false], ['disk.eph0', false], ['disk.swap', false], ['disk.config', true]]);
+  const vsizeOf = async (f: string) => JSON.parse((await run('qemu-img', ['info', '-U', '--output=json', join(instancesPath, b, f)])).stdout)['virtual-size'] as number;
+  assert.equal(await vsizeOf('disk.eph0'), 1 * GiB);
+  assert.equal(await vsizeOf('disk.swap'), 64 * MiB);
   // The last N lines.
   const last2 = await driver.consoleOutput(b, 2);
   assert.equal(last2.trimEnd().split('\n').length, 2);
