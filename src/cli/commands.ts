@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { loadConfig, advertisedHost, type Config } from '../common/config.js';
 import { createLogger } from '../common/log.js';
-import { InMemoryBus } from '../common/bus/index.js';
+import { InMemoryBus, createBus } from '../common/bus/index.js';
 import { openDatabase } from '../common/db/index.js';
 import { createIdentityService } from '../identity/service.js';
 import { bootstrap } from '../identity/bootstrap.js';
@@ -100,7 +100,8 @@ export interface RunningCloud {
 export async function startCloud(c: Config, say: (line: string) => void = () => undefined): Promise<RunningCloud> {
   mkdirSync(c.DEFAULT.data_dir, { recursive: true, mode: 0o700 });
   const log = createLogger(c.DEFAULT.log_level, join(c.DEFAULT.data_dir, 'logs', 'monostack.log'));
-  const bus = new InMemoryBus();
+  const bus = createBus(c.DEFAULT.transport_url);
+  await bus.ready(30_000);
   const database = await openDatabase(c.database.url, c.DEFAULT.data_dir);
   const openrc = join(c.DEFAULT.data_dir, 'openrc');
   const password = c.identity.admin_password || readOpenrcPassword(openrc) || randomBytes(12).toString('base64url');
@@ -118,6 +119,7 @@ export async function startCloud(c: Config, say: (line: string) => void = () => 
 
   const host = advertisedHost(c);
   say(`database  ${database.display}`);
+  say(`bus       ${c.DEFAULT.transport_url ? c.DEFAULT.transport_url.replace(/\/\/[^@/]*@/, '//***@') : 'in-process'}`);
   say(`identity  http://${host}:${c.identity.port}/v3` + (c.identity.admin_port ? `  (admin port ${c.identity.admin_port})` : ''));
 
   const authUrl = `http://${host}:${c.identity.port}/v3`;

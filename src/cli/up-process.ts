@@ -3,7 +3,7 @@
 // the openrc's environment. Used by the end-to-end tests of every service.
 
 import { spawn, execFile, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -118,9 +118,26 @@ export async function startUp(o: UpOptions): Promise<UpProcess> {
     stop,
     async close() {
       await stop();
+      // Guests outlive `up` by design (a VM survives a control-plane restart); a test's must not.
+      killGuestsUnder(stateDir);
       if (!o.dataDir) rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** Kills the QEMU processes whose command line names a path under `dir` (a test's leftovers). */
+export function killGuestsUnder(dir: string): number {
+  let n = 0;
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8');
+      if (cmd.startsWith('qemu-system') || cmd.includes('/qemu-system')) {
+        if (cmd.includes(dir)) { process.kill(Number(d), 'SIGKILL'); n++; }
+      }
+    } catch { /* gone */ }
+  }
+  return n;
 }
 
 /** A `| field | value |` row of a CLI table. */

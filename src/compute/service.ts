@@ -73,7 +73,7 @@ export async function createComputeService(deps: ComputeServiceDeps): Promise<Co
   if (cfg.compute.run_agent) {
     const c = cfg.compute;
     const driver = createDriver(ctx.opts.driver, {
-      instancesPath: ctx.opts.instancesPath, virtType: ctx.opts.virtType as 'auto' | 'kvm' | 'tcg',
+      instancesPath: ctx.opts.instancesPath, virtType: ctx.opts.virtType as 'auto' | 'kvm' | 'tcg', cleanShutdownTimeoutSec: c.shutdown_timeout,
       resources: { vcpus: c.vcpus, memoryMb: c.memory_mb, diskGb: c.disk_gb }, log: log.child({ component: 'driver' }),
     });
     agent = new ComputeAgent(ctx, driver, new ImageServiceSource(deps.session), { host: ctx.opts.host });

@@ -169,7 +169,7 @@ export class ComputeAgent {
     switch (m.op) {
       case 'build': return this.withEvent(m, 'compute__do_build_and_run_instance', () => this.build(m.uuid));
       case 'terminate': return this.withEvent(m, 'compute_terminate_instance', () => this.terminate(m.uuid));
-      case 'stop': return this.simple(m, 'compute_stop_instance', async (i) => { await this.driver.powerOff(i.uuid, Number(m.args?.timeout ?? 60)); }, { vm_state: VM.STOPPED, power_state: PowerState.SHUTDOWN });
+      case 'stop': return this.simple(m, 'compute_stop_instance', async (i) => { await this.driver.powerOff(i.uuid, Number(m.args?.timeout ?? this.ctx.cfg.compute.shutdown_timeout)); }, { vm_state: VM.STOPPED, power_state: PowerState.SHUTDOWN });
       case 'start': return this.simple(m, 'compute_start_instance', async (i) => { await this.driver.powerOn(await this.spec(i)); }, { vm_state: VM.ACTIVE, power_state: PowerState.RUNNING });
       case 'reboot': return this.simple(m, 'compute_reboot_instance', async (i) => { await this.driver.reboot(await this.spec(i), m.args?.type === 'HARD'); }, { vm_state: VM.ACTIVE, power_state: PowerState.RUNNING });
       case 'pause': return this.simple(m, 'compute_pause_instance', (i) => this.driver.pause(i.uuid), { vm_state: VM.PAUSED, power_state: PowerState.PAUSED });
