@@ -27,8 +27,12 @@
 // and the publisher re-declares the topic exchange on its new channel. A fanout declares its
 // exchange before each publish (one round trip), so that fanouts also work on a restarted broker.
 // During an outage cast/fanout wait for the connection (up to acquireTimeoutMs) and call waits at
-// most its timeout. Right after the broker comes back, a cast/call gets NoConsumer until the
-// consumers of that topic have re-declared their queue (measured in amqp.test.ts).
+// most its timeout. Right after the broker comes back, the consumers of a topic need a moment to
+// re-declare their queue (a few hundred ms here, measured in amqp.test.ts): for reconnectGraceMs
+// after a reconnect of this bus, a cast/call that finds no queue retries every 100 ms instead of
+// failing with NoConsumer, so requests made during the outage go through once it ends. A consumer whose handler is still running
+// when the connection drops re-subscribes only once that handler returns (rabbitmq-client waits so
+// that it can ack on the old channel). ready() covers the first subscription only.
 //
 // Delivery: at least once for consumers. A message is acked after its handler finished (its error
 // is logged, never requeued); if the consumer's connection drops mid-handler the broker gives the
@@ -58,6 +62,9 @@ export interface AmqpBusOptions {
   retryHighMs?: number;
   /** How long a publish waits for a (re)connection before it fails, ms. */
   acquireTimeoutMs?: number;
+  /** For this long after a reconnect, a cast/call that finds no consumer retries (every 100 ms)
+   *  instead of failing with NoConsumer: the consumers are re-declaring their queues. */
+  reconnectGraceMs?: number;
   /** AMQP heartbeat, seconds (a dead peer is noticed after about two). */
   heartbeatS?: number;
   log?: BusLog;
@@ -140,6 +147,8 @@ export class AmqpBus implements Bus {
   private readonly starting = new Set<Promise<void>>();
   private readonly stopping = new Set<Promise<void>>();
   private closed = false;
+  private readonly reconnectGraceMs: number;
+  private reconnectedAt = -Infinity;
   /** Times the connection came up; >1 means it reconnected. */
   connects = 0;
 
@@ -148,6 +157,7 @@ export class AmqpBus implements Bus {
     this.prefix = opts.prefix ?? '';
     this.exchange = this.prefix + (opts.exchange ?? 'monostack');
     this.concurrency = Math.max(1, opts.concurrency ?? 16);
+    this.reconnectGraceMs = opts.reconnectGraceMs ?? 10_000;
     this.replyQueue = `${this.prefix}reply_${randomUUID().replaceAll('-', '')}`;
     this.conn = new Connection({
       ...parseTransportUrl(url),
@@ -161,6 +171,11 @@ export class AmqpBus implements Bus {
     this.conn.on('error', (err) => this.log.warn({ err, transport: where }, 'bus: AMQP connection error; reconnecting'));
     this.conn.on('connection', () => {
       this.connects++;
+      // The exclusive reply queue died with the old connection: calls from now on wait until its
+      // consumer has declared it again, so that no answer is sent to a queue that is not there.
+      // (This runs before any channel of the new connection is handed out.)
+      if (this.connects > 1) this.reconnectedAt = Date.now();
+      if (this.connects > 1 && this.replyConsumer) this.replyReady = this.nextReady(this.replyConsumer);
       this.log.info({ transport: where, connects: this.connects }, this.connects > 1 ? 'bus: reconnected to RabbitMQ' : 'bus: connected to RabbitMQ');
     });
     this.conn.on('connection.blocked', (reason) => this.log.warn({ reason }, 'bus: RabbitMQ blocked publishing (resource alarm)'));
@@ -186,6 +201,9 @@ export class AmqpBus implements Bus {
     const answer = new Promise<unknown>((resolve, reject) => { this.pending.set(correlationId, { resolve, reject }); });
     answer.catch(() => undefined); // close() may reject it before send() awaits it
     const send = async () => {
+      // During an outage, wait for the connection first: the 'connection' event then has renewed
+      // replyReady, so the request goes out only once its answer has a queue to land in.
+      if (!this.conn.ready) await this.conn.onConnect(0, true); // our own timeout below bounds it
       await this.ensureReplyQueue();
       await this.publishTopic(topic, body, { replyTo: this.replyQueue, correlationId, expiration: String(Math.max(1, Math.ceil(timeoutMs))) });
       return answer;
@@ -193,6 +211,7 @@ export class AmqpBus implements Bus {
     try {
       return await Promise.race([
         send(),
+        answer, // close() rejects it, even while send() still waits for the broker
         new Promise<never>((_, rej) => { timer = setTimeout(() => rej(new BusTimeout(`call ${topic} timed out after ${timeoutMs} ms`)), timeoutMs); }),
       ]) as T;
     } finally {
@@ -267,16 +286,24 @@ export class AmqpBus implements Bus {
   /** Publishes to the topic exchange with mandatory=true; NoConsumer if no queue took it. */
   private async publishTopic(topic: string, body: Buffer, extra: Envelope): Promise<void> {
     if (this.closed) throw new NoConsumer(`no consumer for topic ${topic}: the bus is closed`);
-    const messageId = randomUUID();
-    this.publishing.set(messageId, false);
-    try {
-      await this.publisher.send({ ...extra, exchange: this.exchange, routingKey: topic, mandatory: true, messageId, contentType: JSON_TYPE }, body);
-      // RabbitMQ sends basic.return before the confirm of an unroutable mandatory message;
-      // rabbitmq-client emits it on a setImmediate, so one more turn of the loop sees it.
-      await new Promise((r) => setImmediate(r));
-      if (this.publishing.get(messageId)) throw new NoConsumer(`no consumer for topic ${topic}`);
-    } finally {
-      this.publishing.delete(messageId);
+    for (;;) {
+      const messageId = randomUUID();
+      this.publishing.set(messageId, false);
+      let returned: boolean | undefined;
+      try {
+        await this.publisher.send({ ...extra, exchange: this.exchange, routingKey: topic, mandatory: true, messageId, contentType: JSON_TYPE }, body);
+        // RabbitMQ sends basic.return before the confirm of an unroutable mandatory message;
+        // rabbitmq-client emits it on a setImmediate, so one more turn of the loop sees it.
+        await new Promise((r) => setImmediate(r));
+        returned = this.publishing.get(messageId);
+      } finally {
+        this.publishing.delete(messageId);
+      }
+      if (!returned) return;
+      // Just after a reconnect the consumers may not have re-declared their queues yet: retry.
+      const graceLeft = this.reconnectedAt + this.reconnectGraceMs - Date.now();
+      if (this.closed || graceLeft <= 0) throw new NoConsumer(`no consumer for topic ${topic}`);
+      await new Promise((r) => setTimeout(r, Math.min(100, graceLeft)));
     }
   }
 
@@ -352,9 +379,13 @@ export class AmqpBus implements Bus {
       }, (msg) => { this.onReply(msg); });
       consumer.on('error', (err) => this.log.warn({ err }, 'bus: reply queue consumer error (it re-subscribes by itself)'));
       this.replyConsumer = consumer;
-      this.replyReady = new Promise<void>((resolve) => consumer.once('ready', resolve));
+      this.replyReady = this.nextReady(consumer);
     }
     return this.replyReady;
+  }
+
+  private nextReady(consumer: Consumer): Promise<void> {
+    return new Promise<void>((resolve) => consumer.once('ready', resolve));
   }
 
   private onReply(msg: AsyncMessage): void {
