@@ -15,7 +15,7 @@ export const OPTIONS = {
     data_dir: { type: 'string', default: '', help: 'Where state lives (database, keys, stores). Empty: ~/.monostack, or --data-dir.' },
     host: { type: 'string', default: '127.0.0.1', help: 'Address the APIs listen on and advertise in the catalog.' },
     public_host: { type: 'string', default: '', help: 'Host name put in catalog URLs when it differs from `host` (e.g. "controller").' },
-    enabled_services: { type: 'list', default: ['identity', 'image'], help: 'Services this process runs (identity, image).' },
+    enabled_services: { type: 'list', default: ['identity', 'image', 'placement', 'compute'], help: 'Services this process runs (identity, image, placement, compute).' },
     transport_url: { type: 'string', default: '', help: 'The message bus between services and compute agents: empty for in-process (one machine), or rabbit://user:pass@host:5672/ (RabbitMQ) when controller and compute nodes are separate hosts.' },
     region: { type: 'string', default: 'RegionOne', help: 'Region the catalog endpoints are registered in.' },
     log_level: { type: 'string', default: 'info', help: 'trace, debug, info, warn, error.' },

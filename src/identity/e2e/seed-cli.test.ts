@@ -58,7 +58,7 @@ test('the seed\'s identity commands with the openstack CLI against monostack up'
   const imagePort = await freePort(); // the default services include image: keep it off 9292
   const child: ChildProcessWithoutNullStreams = spawn(process.execPath, [
     entry, 'up', '--data-dir', join(dataDir, 'state'), '--port', String(port), '--admin-port', String(adminPort), '--admin-password', ADMIN_PASSWORD,
-  ], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', MONOSTACK_IDENTITY_PASSWORD_HASH_ROUNDS: '4', MONOSTACK_IMAGE_PORT: String(imagePort) } });
+  ], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', MONOSTACK_IDENTITY_PASSWORD_HASH_ROUNDS: '4', MONOSTACK_IMAGE_PORT: String(imagePort), MONOSTACK_DEFAULT_ENABLED_SERVICES: 'identity,image' } });
   let serverOut = '';
   child.stdout.on('data', (d) => { serverOut += d; });
   child.stderr.on('data', (d) => { serverOut += d; });
