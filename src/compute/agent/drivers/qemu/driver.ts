@@ -624,6 +624,7 @@ export class QemuDriver implements HypervisorDriver {
       const server: Server = createServer({ pauseOnConnect: false }, (sock: Socket) => {
         if (received) { sock.destroy(); return; } // one stream only
         received = pipeline(sock, createWriteStream(tmp, { mode: 0o600 }));
+        received.catch(() => undefined); // awaited below; a failure must not be an unhandled rejection meanwhile
       });
       await new Promise<void>((res, rej) => { server.once('error', rej); server.listen(p.migrate, () => res()); });
       const t0 = performance.now();
