@@ -123,25 +123,25 @@ test('private flavors: access list, visibility per project, is_public filter', a
 
 test('extra specs: CRUD, 2.61 in flavor bodies, 2.86 validation', async () => {
   await call('POST', '/flavors', admin, { flavor: { name: 'es', ram: 64, vcpus: 1, disk: 0, id: 'es' } });
-  const cr = await call('POST', '/flavors/es/os-extra-specs', admin, { extra_specs: { 'hw:cpu_policy': 'dedicated', custom: 5 } });
+  const cr = await call('POST', '/flavors/es/os-extra_specs', admin, { extra_specs: { 'hw:cpu_policy': 'dedicated', custom: 5 } });
   assert.equal(cr.status, 200);
   assert.deepEqual(cr.body, { extra_specs: { 'hw:cpu_policy': 'dedicated', custom: 5 } });
-  assert.deepEqual((await call('GET', '/flavors/es/os-extra-specs', member.token)).body.extra_specs, { 'hw:cpu_policy': 'dedicated', custom: '5' });
-  assert.deepEqual((await call('GET', '/flavors/es/os-extra-specs/custom', member.token)).body, { custom: '5' });
-  assert.equal((await call('GET', '/flavors/es/os-extra-specs/none', member.token)).body.itemNotFound.message, 'Flavor es has no extra specs with key none.');
-  assert.equal((await call('PUT', '/flavors/es/os-extra-specs/custom', admin, { custom: 'six' })).status, 200);
-  assert.equal((await call('PUT', '/flavors/es/os-extra-specs/custom', admin, { other: 'six' })).body.badRequest.message, 'Request body and URI mismatch');
-  assert.equal((await call('POST', '/flavors/es/os-extra-specs', member.token, { extra_specs: { a: 'b' } })).status, 403);
-  const bad = await call('POST', '/flavors/es/os-extra-specs', admin, { extra_specs: { 'hw:cpu_policy': 'bogus' } }, '2.86');
+  assert.deepEqual((await call('GET', '/flavors/es/os-extra_specs', member.token)).body.extra_specs, { 'hw:cpu_policy': 'dedicated', custom: '5' });
+  assert.deepEqual((await call('GET', '/flavors/es/os-extra_specs/custom', member.token)).body, { custom: '5' });
+  assert.equal((await call('GET', '/flavors/es/os-extra_specs/none', member.token)).body.itemNotFound.message, 'Flavor es has no extra specs with key none.');
+  assert.equal((await call('PUT', '/flavors/es/os-extra_specs/custom', admin, { custom: 'six' })).status, 200);
+  assert.equal((await call('PUT', '/flavors/es/os-extra_specs/custom', admin, { other: 'six' })).body.badRequest.message, 'Request body and URI mismatch');
+  assert.equal((await call('POST', '/flavors/es/os-extra_specs', member.token, { extra_specs: { a: 'b' } })).status, 403);
+  const bad = await call('POST', '/flavors/es/os-extra_specs', admin, { extra_specs: { 'hw:cpu_policy': 'bogus' } }, '2.86');
   assert.equal(bad.status, 400);
   assert.equal(bad.body.badRequest.message, "Validation failed; 'bogus' is not one of: dedicated, shared, mixed.");
-  assert.equal((await call('POST', '/flavors/es/os-extra-specs', admin, { extra_specs: { 'hw:nope': '1' } }, '2.86')).body.badRequest.message,
+  assert.equal((await call('POST', '/flavors/es/os-extra_specs', admin, { extra_specs: { 'hw:nope': '1' } }, '2.86')).body.badRequest.message,
     "Validation failed; extra spec 'hw:nope' does not appear to be a valid extra spec.");
-  assert.equal((await call('POST', '/flavors/es/os-extra-specs', admin, { extra_specs: { 'hw:nope': '1' } }, '2.85')).status, 200);
+  assert.equal((await call('POST', '/flavors/es/os-extra_specs', admin, { extra_specs: { 'hw:nope': '1' } }, '2.85')).status, 200);
   const shown = await call('GET', '/flavors/es', member.token, undefined, '2.61');
   assert.equal(shown.body.flavor.extra_specs.custom, 'six');
-  assert.equal((await call('DELETE', '/flavors/es/os-extra-specs/custom', admin)).status, 200);
-  assert.equal((await call('DELETE', '/flavors/es/os-extra-specs/custom', admin)).status, 404);
+  assert.equal((await call('DELETE', '/flavors/es/os-extra_specs/custom', admin)).status, 200);
+  assert.equal((await call('DELETE', '/flavors/es/os-extra_specs/custom', admin)).status, 404);
 });
 
 test('pagination: limit, marker, sort and next links', async () => {

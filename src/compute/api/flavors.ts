@@ -1,5 +1,5 @@
 // Compute API: flavors (list, detail, show, create, update description 2.55+, delete), their extra
-// specs (os-extra-specs, validated against Nova's known namespaces from 2.86) and flavor access
+// specs (os-extra_specs, validated against Nova's known namespaces from 2.86) and flavor access
 // (addTenantAccess/removeTenantAccess, os-flavor-access) — Nova's flavors, flavor_manage,
 // flavors_extraspecs and flavor_access controllers.
 
@@ -317,14 +317,14 @@ export function registerFlavors(app: FastifyInstance, ctx: ComputeContext): void
   });
 
   // ---- extra specs ----
-  app.get('/flavors/:id/os-extra-specs', async (req: Req) => {
+  app.get('/flavors/:id/os-extra_specs', async (req: Req) => {
     const rc = requestContext(ctx, req);
     authorize(ctx, rc, 'os_compute_api:os-flavor-extra-specs:index', { project_id: rc.projectId });
     const f = await getFlavor(ctx, rc, req.params.id);
     return { extra_specs: await extraSpecs(ctx.db, f.id) };
   });
 
-  app.post('/flavors/:id/os-extra-specs', async (req: Req) => {
+  app.post('/flavors/:id/os-extra_specs', async (req: Req) => {
     const rc = requestContext(ctx, req);
     authorize(ctx, rc, 'os_compute_api:os-flavor-extra-specs:create', {});
     const body = validateBody<{ extra_specs: Record<string, string | number> }>(extraSpecsCreate, req.body);
@@ -334,7 +334,7 @@ export function registerFlavors(app: FastifyInstance, ctx: ComputeContext): void
     return body;
   });
 
-  app.get('/flavors/:id/os-extra-specs/:key', async (req: Req) => {
+  app.get('/flavors/:id/os-extra_specs/:key', async (req: Req) => {
     const rc = requestContext(ctx, req);
     authorize(ctx, rc, 'os_compute_api:os-flavor-extra-specs:show', { project_id: rc.projectId });
     const f = await getFlavor(ctx, rc, req.params.id);
@@ -345,7 +345,7 @@ export function registerFlavors(app: FastifyInstance, ctx: ComputeContext): void
     return { [req.params.key]: specs[req.params.key] };
   });
 
-  app.put('/flavors/:id/os-extra-specs/:key', async (req: Req) => {
+  app.put('/flavors/:id/os-extra_specs/:key', async (req: Req) => {
     const rc = requestContext(ctx, req);
     authorize(ctx, rc, 'os_compute_api:os-flavor-extra-specs:update', {});
     const body = validateBody<Record<string, string | number>>(extraSpecsUpdate, req.body);
@@ -356,7 +356,7 @@ export function registerFlavors(app: FastifyInstance, ctx: ComputeContext): void
     return body;
   });
 
-  app.delete('/flavors/:id/os-extra-specs/:key', async (req: Req) => {
+  app.delete('/flavors/:id/os-extra_specs/:key', async (req: Req) => {
     const rc = requestContext(ctx, req);
     authorize(ctx, rc, 'os_compute_api:os-flavor-extra-specs:delete', {});
     const f = await getFlavor(ctx, rc, req.params.id);
