@@ -340,6 +340,16 @@ test('an instancesPath too long for unix socket addresses puts the sockets under
   assert.deepEqual(await killProcessesMentioning(long), []);
 });
 
+test('a QEMU that cannot start the guest (virtType kvm without a usable /dev/kvm) fails the spawn and leaves nothing', { skip }, async (t) => {
+  if (existsSync('/dev/kvm')) { t.skip('/dev/kvm exists here'); return; }
+  const d = createQemuDriver({ instancesPath: join(work, 'kvm-only'), virtType: 'kvm' });
+  await d.init();
+  const u = randomUUID();
+  await assert.rejects(d.spawn(spec(u, diskImage), src), (e: Error & { code?: string }) => e.code === 'HypervisorUnavailable' && /qemu did not start/.test(e.message));
+  assert.equal(existsSync(join(work, 'kvm-only', u)), false);
+  assert.deepEqual(await d.listInstances(), []);
+});
+
 test('bad input never reaches the host', { skip }, async () => {
   await assert.rejects(driver.spawn(spec('../../etc', diskImage), src), /invalid instance uuid/);
   await assert.rejects(driver.spawn(spec(randomUUID(), diskImage, { vifs: [{ portId: 'p', mac: '52:54:00:12:34:56', tapName: 'tap0,script=/x' }] }), src), /invalid tap name/);
