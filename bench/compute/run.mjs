@@ -32,9 +32,9 @@
 //    each id first shows up ACTIVE. boots/s = servers / (first POST sent -> last server seen ACTIVE).
 //    POST->ACTIVE per server: first sighting - its POST's send time (includes up to --poll-ms of
 //    polling delay), and launched_at - send time. POST->202 latencies are reported too.
-//  - list: GET /v2.1/servers/detail over the servers (all of them in one page): --singles single
-//    requests, one at a time, each on a new connection (as a CLI does); then autocannon at each of
-//    --connections (warm-up, then the measured run, as the other benchmarks).
+//  - list: GET /v2.1/servers/detail over the servers (all of them in one page): autocannon at each
+//    of --connections (warm-up, then the measured run, as the other benchmarks); then --singles
+//    single requests, one at a time, each on a new connection (as a CLI does).
 //  - delete: DELETE /v2.1/servers/{id} for all of them, --concurrency in flight; the same poller
 //    with status=DELETED timestamps when each is gone (the agent destroyed it, gave back its
 //    Placement allocation and marked the row deleted). deletes/s = servers / (first DELETE -> last gone).
@@ -216,6 +216,18 @@ function startWatcher(cmp, token, status, sinceWallMs, intervalMs) {
     async stop() { stopping = true; await loop; if (error) throw error; },
   };
 }
+
+/** CPU seconds (user + system) a process has used so far, or null. */
+function procCpuS(pid) {
+  try {
+    const st = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const x = st.slice(st.lastIndexOf(')') + 2).split(' ');
+    return (Number(x[11]) + Number(x[12])) / 100;
+  } catch { return null; }
+}
+
+/** Pids of QEMU processes whose command line names the instance. */
+const qemuPids = (uuid) => pidsWith(uuid).filter((p) => { try { return readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0')[0].includes('qemu-system'); } catch { return false; } });
 
 function which(cmd) {
   for (const d of (process.env.PATH ?? '/usr/bin:/bin').split(delimiter)) if (d && existsSync(join(d, cmd))) return join(d, cmd);
@@ -435,7 +447,12 @@ try {
       if (notActive.length) throw new Error(`${notActive.length} listed servers are not ACTIVE, e.g. ${JSON.stringify(notActive[0]).slice(0, 500)}`);
       const launched = posts.map((p) => launchedMs(byId.get(p.id)['OS-SRV-USG:launched_at']) - p.wall);
       const lastLaunched = Math.max(...posts.map((p) => launchedMs(byId.get(p.id)['OS-SRV-USG:launched_at'])));
+      // The rate over the first and the last tenth of the servers to go ACTIVE (does booting slow down as servers accumulate?).
+      const sightings = sortNum(ids.map((id) => w.seen.get(id)));
+      const tenth = Math.max(2, Math.floor(nServers / 10));
+      const rateOf = (xs) => (xs.length - 1) / ((xs[xs.length - 1] - xs[0]) / 1e6);
       data.boot = {
+        bootsPerSFirstTenth: rateOf(sightings.slice(0, tenth)), bootsPerSLastTenth: rateOf(sightings.slice(-tenth)),
         n: nServers, concurrency: conc, wallS, bootsPerS: nServers / wallS,
         bootsPerSByLaunchedAt: nServers / ((lastLaunched - wall) / 1000),
         postsAcceptedS: (accepted - t0) / 1e6, postsPerS: nServers / ((accepted - t0) / 1e6),
@@ -445,12 +462,14 @@ try {
       };
       results.push({ scenario: 'boot', connections: conc, window: { startUs: t0, endUs: end } });
       log(`boot: ${nServers} servers in ${wallS.toFixed(2)} s = ${data.boot.bootsPerS.toFixed(1)} boots/s (POSTs accepted in ${data.boot.postsAcceptedS.toFixed(2)} s); POST->ACTIVE p50 ${f(data.boot.activeObservedMs.p50)} ms p99 ${f(data.boot.activeObservedMs.p99)} ms; poller ${w.stats.polls} polls, ${f(data.boot.poller.meanPollMs, 2)} ms each, ${w.stats.maxRows} rows at most`);
+      log(`boot rate over the first ${tenth} servers to go ACTIVE ${f(data.boot.bootsPerSFirstTenth)}/s, over the last ${tenth} ${f(data.boot.bootsPerSLastTenth)}/s`);
       log(`first GET /servers/detail: ${list.body.servers.length} servers, ${data.boot.listBytes} bytes, ${firstListMs.toFixed(1)} ms`);
 
       // -- the list of N servers
       if (only.has('list')) {
         const url = `${cloud.cmp}/servers/detail`;
         const headers = { 'x-auth-token': cloud.token, 'openstack-api-version': V['OpenStack-API-Version'] };
+        for (const c of conns) results.push(await measure('list', { url, method: 'GET', headers }, c, pid));
         await settle(pid);
         const singles = [];
         const c0s = cpuSnapshot(pid), t0s = nowUs();
@@ -463,7 +482,6 @@ try {
         data.listSingles = { n: nSingles, ms: stats(singles), samples: singles, cpu: phaseCpu(c0s, cpuSnapshot(pid), (t1s - t0s) / 1e6, nSingles) };
         results.push({ scenario: 'list-single', connections: 1, window: { startUs: t0s, endUs: t1s } });
         log(`single GET /servers/detail (new connection each): p50 ${f(data.listSingles.ms.p50, 2)} ms, p99 ${f(data.listSingles.ms.p99, 2)} ms`);
-        for (const c of conns) results.push(await measure('list', { url, method: 'GET', headers }, c, pid));
       }
 
       // -- delete them all
@@ -510,7 +528,8 @@ try {
       for (let i = 0; i < qemuRuns; i++) {
         await settle(pid);
         const s = await postServer(cloud, `bench-guest-${i + 1}`);
-        let activeMs = null, launchedAtMs = null, markerMs = null, accel = null;
+        let activeMs = null, launchedAtMs = null, markerMs = null, accel = null, qemuCpuS = null;
+        const m0 = cpuSnapshot(pid);
         for (;;) {
           const r = await call(cloud.cmp, 'GET', `/servers/${s.id}`, { token: cloud.token, headers: V });
           const t = nowUs();
@@ -521,7 +540,7 @@ try {
           if ((t - s.t0) / 1e6 > 300) throw new Error(`server ${s.id} not ACTIVE after 300 s: ${r.text.slice(0, 500)}`);
           await sleep(100);
         }
-        const qp = pidsWith(s.id).filter((p) => { try { return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('qemu-system'); } catch { return false; } });
+        const qp = qemuPids(s.id);
         if (qp.length) {
           const args = readFileSync(`/proc/${qp[0]}/cmdline`, 'utf8').split('\0');
           const k = args.indexOf('-accel');
@@ -533,10 +552,15 @@ try {
           const t = nowUs();
           if (r.status !== 200) throw failed(`POST /v2.1/servers/${s.id}/action os-getConsoleOutput`, r);
           lastOut = r.body.output ?? '';
-          if (lastOut.includes(MARKER)) { markerMs = (t - s.t0) / 1000; break; }
+          if (lastOut.includes(MARKER)) { markerMs = (t - s.t0) / 1000; qemuCpuS = qp.length ? procCpuS(qp[0]) : null; break; }
           if ((t - s.t0) / 1e6 > 300) throw new Error(`no boot marker on the console of ${s.id} after 300 s; last output:\n${lastOut.slice(-1500)}`);
           await sleep(100);
         }
+        const m1 = cpuSnapshot(pid);
+        // The guest kernel's own clock at the marker line ("[    1.234567] ..." when printk times are on).
+        const markerLine = lastOut.split('\n').find((l) => l.includes(MARKER)) ?? '';
+        const kernelLines = lastOut.split('\n').filter((l) => /^\[\s*\d+\.\d+\]/.test(l));
+        const lastKernelS = kernelLines.length ? Number(/^\[\s*(\d+\.\d+)\]/.exec(kernelLines[kernelLines.length - 1])[1]) : null;
         const d0 = nowUs();
         const del = await call(cloud.cmp, 'DELETE', `/servers/${s.id}`, { token: cloud.token, headers: V });
         if (del.status !== 204) throw failed(`DELETE /v2.1/servers/${s.id}`, del);
@@ -547,9 +571,20 @@ try {
           await sleep(100);
         }
         const goneMs = (nowUs() - d0) / 1000;
-        const leftover = pidsWith(s.id).filter((p) => { try { return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('qemu-system'); } catch { return false; } });
-        runs.push({ run: i + 1, firstUse: i === 0, postMs: s.postMs, activeMs, launchedAtMs, markerMs, deleteGoneMs: goneMs, accel, qemuLeftAfterDelete: leftover.length });
-        log(`qemu run ${i + 1}: POST->ACTIVE ${(activeMs / 1000).toFixed(2)} s (launched_at ${(launchedAtMs / 1000).toFixed(2)} s), POST->boot marker ${(markerMs / 1000).toFixed(2)} s, accel ${accel ?? '?'}, delete ${(goneMs / 1000).toFixed(2)} s${leftover.length ? `, ${leftover.length} QEMU process(es) left after delete` : ''}`);
+        const leftover = qemuPids(s.id);
+        const wallS = markerMs / 1000;
+        runs.push({
+          run: i + 1, firstUse: i === 0, postMs: s.postMs, activeMs, launchedAtMs, markerMs, deleteGoneMs: goneMs, accel, qemuLeftAfterDelete: leftover.length,
+          qemuCpuS, serverCpuS: m1.server - m0.server, machineBusyCores: m1.busy !== null ? (m1.busy - m0.busy) / wallS : null,
+          markerLine: markerLine.slice(0, 200), lastKernelTimestampS: lastKernelS, consoleLines: lastOut.split('\n').length,
+          // The test guest's /init prints its uptime on the marker line ("..., up 9.57s)").
+          guestUptimeAtMarkerS: (() => { const u = /up (\d+(?:\.\d+)?)s/.exec(markerLine); return u ? Number(u[1]) : null; })(),
+        });
+        const r = runs[runs.length - 1];
+        log(`qemu run ${i + 1}: POST->ACTIVE ${(activeMs / 1000).toFixed(2)} s (launched_at ${(launchedAtMs / 1000).toFixed(2)} s), POST->boot marker ${(markerMs / 1000).toFixed(2)} s, accel ${accel ?? '?'}, ` +
+          `QEMU CPU ${f(qemuCpuS, 2)} s, server CPU ${f(r.serverCpuS, 2)} s, machine busy ${f(r.machineBusyCores, 2)} cores, guest uptime at the marker ${f(r.guestUptimeAtMarkerS, 2)} s, delete ${(goneMs / 1000).toFixed(2)} s` +
+          `${leftover.length ? `, ${leftover.length} QEMU process(es) left after delete` : ''}`);
+        log(`qemu run ${i + 1}: marker line: ${markerLine.slice(0, 160)}`);
       }
       data.qemu = {
         runs, accel: runs[0]?.accel ?? null,
@@ -619,19 +654,20 @@ if (data.qemu?.runs) {
 
 const out = [];
 out.push(`monostack compute benchmark — ${meta.date}, node ${meta.node}, ${meta.cpus} CPUs (${meta.cpuModel}), client and server on the same CPUs, loopback`);
-out.push(`build ${meta.buildDir}; SQLite; fake driver; compute microversion 2.93; boot concurrency ${conc}; autocannon keep-alive, ${duration} s per run after ${warmup} s warm-up`);
+out.push(`build ${meta.buildDir}; SQLite; ${[data.boot || data.sequential ? 'fake driver' : null, data.qemu?.runs ? `qemu driver (${data.qemu.accel ?? '?'})` : null].filter(Boolean).join(' and ') || 'baseline only'}; compute microversion 2.93; boot concurrency ${conc}; autocannon keep-alive, ${duration} s per run after ${warmup} s warm-up`);
 out.push('');
 out.push(...markdownTable(head, rows));
 out.push('');
 const bad = results.filter((r) => r.non2xx || r.errors || r.timeouts);
 if (bad.length) out.push(`WARNING: failed requests in ${bad.map((r) => `${r.scenario} c=${r.connections} (non-2xx ${r.non2xx}, errors ${r.errors}, timeouts ${r.timeouts})`).join('; ')}`);
 if (data.qemu?.skipped) out.push(`qemu scenario skipped: ${data.qemu.skipped}`);
-if (data.qemu?.runs) out.push(`qemu runs: ${data.qemu.runs.map((r) => `#${r.run}${r.firstUse ? ' (first use)' : ''} ACTIVE ${(r.activeMs / 1000).toFixed(2)} s, marker ${(r.markerMs / 1000).toFixed(2)} s, delete ${(r.deleteGoneMs / 1000).toFixed(2)} s`).join('; ')}`);
+if (data.qemu?.runs) out.push(`qemu runs: ${data.qemu.runs.map((r) => `#${r.run}${r.firstUse ? ' (first use)' : ''} ACTIVE ${(r.activeMs / 1000).toFixed(2)} s, marker ${(r.markerMs / 1000).toFixed(2)} s (guest uptime then ${f(r.guestUptimeAtMarkerS, 2)} s; QEMU CPU ${f(r.qemuCpuS, 2)} s, machine busy ${f(r.machineBusyCores, 2)} of ${meta.cpus} cores), delete ${(r.deleteGoneMs / 1000).toFixed(2)} s`).join('; ')}`);
 out.push(`Goals: ≥ ${GOALS.bootsPerS} fake boots/s; sequential POST→ACTIVE p50 < ${GOALS.seqActiveP50Ms} ms; GET /servers/detail of 1,000 < ${GOALS.listMs} ms; real guest boot marker < ${GOALS.markerS} s (TCG). ${missed.length ? `MISSED: ${missed.join('; ')}.` : 'All goals measured here were met.'}`);
 out.push(`Nova on this machine: POST→ACTIVE ${NOVA.activeCachedS} s on average with the image cached (${NOVA.activeFirstUseS} s first use); OpenStack's published fake-driver scale test: ~${NOVA.fakeBootDeletePerS} boot-and-delete/s, median boot ${NOVA.fakeBootMedianS} s, server list median ${NOVA.fakeListMedianS} s.`);
 out.push('× baseline: rate ÷ the same-stack baseline\'s req/s at the same concurrency (boots: its POST; lists: its GET); for POST → 202, baseline p50 ÷ our p50. srv CPU ms/op: server CPU (all threads) per operation over the phase (boot phases include the poller\'s requests); other CPU: cores used by other processes meanwhile.');
+if (data.boot) out.push(`boot rate over the first tenth of the servers to go ACTIVE ${f(data.boot.bootsPerSFirstTenth)}/s, over the last tenth ${f(data.boot.bootsPerSLastTenth)}/s.`);
 if (data.boot) out.push(`poller: ${data.boot.poller.polls} polls during the boot, ${f(data.boot.poller.meanPollMs, 2)} ms each on average, ${data.boot.poller.maxRows} rows at most per poll${data.boot.poller.fullPages ? ` (${data.boot.poller.fullPages} full pages!)` : ''}; first GET /servers/detail after the boot ${f(data.boot.firstListMs, 1)} ms, ${data.boot.listBytes} bytes.`);
-out.push(`setup: server start ${f(meta.serverStartS)} s; total ${f(meta.totalS)} s`);
+out.push(`setup: server start ${meta.serverStartS === undefined ? '—' : `${f(meta.serverStartS)} s`}; total ${f(meta.totalS)} s`);
 process.stdout.write(out.join('\n') + '\n');
 
 if (a.out) {
