@@ -15,6 +15,7 @@
 // both ways as binary messages, and either end closing closes the other. Idle sessions (no byte
 // either way for `idleTimeoutMs`) are closed, and clients that stop answering pings are dropped.
 
+import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { realpath, stat } from 'node:fs/promises';
 import { createServer, STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -133,9 +134,9 @@ function refuseUpgrade(socket: Duplex, status: number, reason: string): void {
   setTimeout(() => socket.destroy(), 1000).unref();
 }
 
-/** A short, loggable form of a token: never the token itself. */
+/** A loggable form of a token, never the token itself: the start of its sha256 (tokens.ts stores the whole). */
 function tokenTag(token: string): string {
-  return token ? `${token.slice(0, 4)}…(${token.length})` : '(none)';
+  return token ? `sha256:${createHash('sha256').update(token).digest('hex').slice(0, 12)}` : '(none)';
 }
 
 interface Session {
