@@ -1,14 +1,14 @@
 // Hashing off the event loop: a small pool of worker threads, each algorithm of an upload on its
 // own thread, reading the bytes from a ring of shared-memory slots the main thread fills (no
-// per-chunk copies between threads, one message per 1 MiB slot). md5 and sha512 of an upload
+// per-chunk copies between threads, one message per 4 MiB slot). md5 and sha512 of an upload
 // then run in parallel with each other and with the file writes.
 
 import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import type { HashReply, HashRequest } from './hash-worker.js';
 
-export const SLOT_SIZE = 1 << 20;
-export const SLOTS = 8;
+export const SLOT_SIZE = 4 << 20;
+export const SLOTS = 6;
 
 // WebAssembly's types are not in this project's libs (ES2023, no DOM): the one constructor used.
 declare const WebAssembly: { Memory: new (d: { initial: number; maximum: number; shared: boolean }) => { buffer: SharedArrayBuffer } };

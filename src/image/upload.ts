@@ -1,6 +1,6 @@
 // Receiving image data: the bytes stream into a temp file next to their final place while md5
 // and the os_hash algorithm run on worker threads over the same shared-memory slots and the
-// format inspector reads along; the whole image is never in memory (8 slots of 1 MiB at most).
+// format inspector reads along; the whole image is never in memory (6 slots of 4 MiB at most).
 // Full slots go to the file with O_DIRECT where the filesystem allows it (the ring is
 // page-aligned): buffered writes of a fresh file cost this machine's kernel 2-2.6 CPU-seconds per
 // GiB (page-cache allocation and writeback), direct writes about 0.15; a background fdatasync
