@@ -693,6 +693,8 @@ function registerUsage(app: FastifyInstance, ctx: ComputeContext): void {
   };
 
   app.get('/os-simple-tenant-usage', async (req) => {
+    // `/os-simple-tenant-usage/` is a show with an empty tenant id: no such route in Nova.
+    if (/\/os-simple-tenant-usage\/(\?|$)/.test(req.url)) throw new ApiError('NotFound', 'The resource could not be found.');
     const rc = requestContext(ctx, req);
     usageQuery(req, false);
     authorize(ctx, rc, 'os_compute_api:os-simple-tenant-usage:list', {});
