@@ -337,6 +337,7 @@ test('an instancesPath too long for unix socket addresses puts the sockets under
   assert.equal(await d.powerState(u), PowerState.RUNNING);
   await d.destroy(u);
   assert.equal(existsSync(join(sock, '..')), false, 'the socket directory is removed');
+  assert.equal(existsSync(join(sock, '..', '..')), false, 'and its parent, now empty');
   assert.deepEqual(await killProcessesMentioning(long), []);
 });
 

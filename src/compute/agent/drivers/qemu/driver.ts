@@ -4,7 +4,7 @@
 
 import { randomBytes, createHash } from 'node:crypto';
 import { constants as fsc, createReadStream, createWriteStream } from 'node:fs';
-import { copyFile, mkdir, open, readdir, readFile, rename, rm, stat, statfs, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, open, readdir, readFile, rename, rm, rmdir, stat, statfs, writeFile } from 'node:fs/promises';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -512,7 +512,10 @@ export class QemuDriver implements HypervisorDriver {
         if (!(await waitGone(x, marker, 10_000))) throw new Error(`instance ${id}: qemu pid ${x} does not die`);
       }
       await rm(p.dir, { recursive: true, force: true });
-      if (p.sock !== p.dir) await rm(p.sock, { recursive: true, force: true });
+      if (p.sock !== p.dir) {
+        await rm(p.sock, { recursive: true, force: true });
+        await rmdir(join(p.sock, '..')).catch(() => undefined); // the per-instancesPath socket directory, once empty
+      }
       if (pids.size) this.log.info({ uuid: id, pids: [...pids] }, 'qemu driver: destroyed');
     });
   }
