@@ -248,6 +248,15 @@ describe('console proxy: websocket sessions', () => {
     assert.equal((await openWs(`ws://127.0.0.1:${p.port}/?token=good`, { origin: 'http://evil.example' })).status, 403);
     assert.equal((await openWs(`ws://127.0.0.1:${p.port}/?token=good`, { origin: 'null' })).status, 403);
     assert.equal((await openWs(`ws://127.0.0.1:${p.port}/?token=good`, { protocols: ['base64'] })).status, 400);
+    // A malformed handshake (no Sec-WebSocket-Key) is refused by the proxy itself, before resolve.
+    const raw = await new Promise<string>((res, rej) => {
+      const c = connect(p.port, '127.0.0.1', () => c.write('GET /?token=good HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\r\n'));
+      let got = '';
+      c.on('data', (d) => { got += d.toString(); });
+      c.on('close', () => res(got));
+      c.on('error', rej);
+    });
+    assert.match(raw, /^HTTP\/1\.1 400 /);
     assert.equal(asked, 0);
     // Same host as the Host header, or an allowed origin: accepted.
     const same = await openWs(`ws://127.0.0.1:${p.port}/?token=good`, { origin: `http://127.0.0.1:${p.port}` });

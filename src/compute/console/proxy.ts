@@ -256,6 +256,9 @@ export async function startConsoleProxy(opts: ConsoleProxyOptions): Promise<Cons
     if (closing) return refuse(503, 'proxy shutting down');
     if (!WS_PATHS.has(url.pathname)) return refuse(404, 'no websocket endpoint here');
     if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket') return refuse(400, 'not a websocket upgrade');
+    // What ws itself would refuse later, refused before the token is looked up and the VNC server connected.
+    if (req.method !== 'GET' || !/^[+/0-9A-Za-z]{22}==$/.test(String(req.headers['sec-websocket-key'] ?? '').trim()) ||
+      !['8', '13'].includes(String(req.headers['sec-websocket-version'] ?? ''))) return refuse(400, 'bad websocket handshake');
     if (sessions.size >= maxConnections) return refuse(503, `too many console connections (${maxConnections})`);
 
     const origin = req.headers.origin;
@@ -324,11 +327,12 @@ export async function startConsoleProxy(opts: ConsoleProxyOptions): Promise<Cons
     }
     clearTimeout(deadline);
     if (s.closed || socket.destroyed || closing) { backend.destroy(); abandon(); return; }
-    socket.removeListener('close', abandon);
     backend.on('error', (err) => endSession(s, `console error: ${err.message}`, 1011));
     backend.on('close', () => endSession(s, 'console closed'));
 
+    // `abandon` stays until the upgrade is done: if ws refuses the handshake it destroys the socket.
     wss.handleUpgrade(req, socket, head, (ws) => {
+      socket.removeListener('close', abandon);
       s.ws = ws;
       s.lastActivity = Date.now();
       if (s.closed) { ws.terminate(); return; }
