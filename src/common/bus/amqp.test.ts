@@ -37,7 +37,7 @@ let skip: string | false = false;
 let ctlSkip: string | false = false;
 before(async () => {
   if (!(await reachable())) {
-    skip = `RabbitMQ is not reachable at ${URL.replace(/\/\/[^@/]*@/, '//***@')} (start it: rabbitmq-server -detached && rabbitmqctl await_startup)`;
+    skip = `RabbitMQ is not reachable at ${URL.replace(/\/\/[^@/]*@/, '//***@')} (start it: rabbitmq-server -detached, then retry rabbitmqctl -q await_startup until it succeeds)`;
     console.log(`# SKIP amqp tests: ${skip}`);
     return;
   }
