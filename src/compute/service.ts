@@ -22,6 +22,11 @@ import { registerApi } from './api/index.js';
 import { ComputeAgent } from './agent/manager.js';
 import { ImageServiceSource } from './agent/images.js';
 import { createDriver } from './agent/drivers/index.js';
+import { startConsoleProxy, type ConsoleProxy } from './console/proxy.js';
+import { resolveConsoleToken } from './console/tokens.js';
+import { callAgent } from './conductor.js';
+import { getInstance } from './store/instances.js';
+import type { VncConsole } from './agent/driver.js';
 
 export interface ComputeServiceDeps {
   cfg: Config;
@@ -85,14 +90,29 @@ export async function createComputeService(deps: ComputeServiceDeps): Promise<Co
     }
   }
 
+  // The noVNC proxy: a console token names an instance; its agent says where the VNC server is.
+  let consoleProxy: ConsoleProxy | null = null;
+  const resolveTarget = async (token: string) => {
+    const t = await resolveConsoleToken(ctx, token);
+    if (!t) return null;
+    const inst = await getInstance(ctx.db, t.instanceUuid);
+    if (!inst || inst.host !== t.host) return null;
+    const vnc = await callAgent<VncConsole>(ctx, inst, 'vnc_console');
+    return vnc.path ? { path: vnc.path } : { host: vnc.host, port: vnc.port };
+  };
+
   return {
     app, ctx, agent,
     async listen(host: string, port: number) {
       await app.listen({ host, port });
       const addr = app.server.address();
+      if (cfg.compute.novncproxy_port > 0) {
+        consoleProxy = await startConsoleProxy({ host, port: cfg.compute.novncproxy_port, log: log.child({ component: 'novncproxy' }), resolve: resolveTarget });
+      }
       return typeof addr === 'object' && addr ? addr.port : port;
     },
     async close() {
+      await consoleProxy?.close();
       await app.close();
       await Promise.allSettled([...ctx.background]);
       await agent?.stop();
