@@ -8,13 +8,14 @@ import { NoConsumer } from '../common/bus/index.js';
 import { ApiError } from '../common/errors.js';
 import type { ComputeContext } from './context.js';
 import { addFault, flavorsOf, getInstance, markDeleted, updateInstance, type InstanceRow } from './store/instances.js';
-import { deleteAllocations, NoValidHost, schedule } from './scheduler.js';
+import { deleteAllocations, NoValidHost, schedule, type ScheduleRequest } from './scheduler.js';
+import { groupHosts } from './store/server-groups.js';
 import { agentTopic, type AgentMessage } from './agent/manager.js';
 import { VM, TASK } from './states.js';
 
 export interface BuildOptions {
   requestId: string;
-  groupId: string | null;
+  groupId: number | null;
   requestedHost: string | null;
   availabilityZone: string | null;
 }
@@ -39,6 +40,18 @@ export async function buildInstances(ctx: ComputeContext, uuids: string[], o: Bu
   }
 }
 
+/** A server group's policy and where its other members run, for the scheduler's (anti-)affinity check. */
+async function groupInfo(ctx: ComputeContext, groupId: number | null, uuid: string): Promise<ScheduleRequest['group']> {
+  if (groupId === null) return null;
+  const g = await ctx.db.selectFrom('instance_groups').select(['policy', 'rules']).where('id', '=', groupId).executeTakeFirst();
+  if (!g) return null;
+  const hosts: string[] = [];
+  for (const [host, n] of await groupHosts(ctx.db, groupId, uuid)) for (let i = 0; i < n; i++) hosts.push(host);
+  let rules: Record<string, unknown> = {};
+  try { rules = g.rules ? JSON.parse(g.rules as string) : {}; } catch { rules = {}; }
+  return { policy: g.policy as string, hosts, maxServerPerHost: rules.max_server_per_host !== undefined ? Number(rules.max_server_per_host) : undefined };
+}
+
 async function buildOne(ctx: ComputeContext, uuid: string, o: BuildOptions): Promise<void> {
   const inst = await getInstance(ctx.db, uuid);
   if (!inst || inst.task_state === TASK.DELETING) return;
@@ -46,7 +59,7 @@ async function buildOne(ctx: ComputeContext, uuid: string, o: BuildOptions): Pro
   try {
     where = await schedule(ctx, {
       instanceUuid: uuid, projectId: inst.project_id, userId: inst.user_id, flavor: flavorsOf(inst).cur,
-      availabilityZone: o.availabilityZone, requestedHost: o.requestedHost, group: null,
+      availabilityZone: o.availabilityZone, requestedHost: o.requestedHost, group: await groupInfo(ctx, o.groupId, uuid),
     });
   } catch (e) {
     if (!(e instanceof NoValidHost)) throw e;

@@ -17,6 +17,7 @@ import { ImageClient, imageProperties } from '../../image/client.js';
 import { statesForStatus, statusOf } from '../states.js';
 import { buildInstances, deleteInstance } from '../conductor.js';
 import { checkQuota } from '../quotas.js';
+import { addMember, serverGroupByUuid } from '../store/server-groups.js';
 
 const NAME = { type: 'string', minLength: 1, maxLength: 255 };
 const METADATA = {
@@ -170,7 +171,9 @@ async function create(ctx: ComputeContext, req: FastifyRequest) {
 
   // Server group hint.
   const hints = b['os:scheduler_hints'] ?? b['OS-SCH-HNT:scheduler_hints'] ?? {};
-  const groupId = typeof hints.group === 'string' ? hints.group : null;
+  const groupUuid = typeof hints.group === 'string' ? hints.group : null;
+  const group = groupUuid ? await serverGroupByUuid(ctx.db, groupUuid) : undefined;
+  if (groupUuid && (!group || (group.project_id !== rc.projectId && !rc.isAdmin))) throw new ApiError('BadRequest', `Invalid server group ${groupUuid}`);
 
   // Quota: instances, cores, ram for max_count, falling back to min_count as Nova does.
   let count = maxCount;
@@ -181,6 +184,7 @@ async function create(ctx: ComputeContext, req: FastifyRequest) {
     await checkQuota(ctx, rc.projectId, rc.userId, { instances: minCount, cores: minCount * fcopy.vcpus, ram: minCount * fcopy.memory_mb });
     count = minCount;
   }
+  if (group) await checkQuota(ctx, rc.projectId, rc.userId, { server_group_members: count }, { groupId: group.id });
   if (s.metadata && Object.keys(s.metadata).length > 0) await checkQuota(ctx, rc.projectId, rc.userId, { metadata_items: Object.keys(s.metadata).length }, true);
 
   const reservationId = `r-${randomBytes(4).toString('hex').slice(0, 8)}`;
@@ -208,11 +212,12 @@ async function create(ctx: ComputeContext, req: FastifyRequest) {
       created_at: now, updated_at: now, deleted_at: null, deleted: 0,
     };
     await insertInstance(ctx.db, row, s.metadata ?? {}, s.tags ?? []);
+    if (group) await addMember(ctx.db, group.id, uuid);
     await startAction(ctx.db, { uuid, action: 'create', requestId: req.id, userId: rc.userId, projectId: rc.projectId });
     created.push({ ...row, id: 0 });
   }
   const work = buildInstances(ctx, created.map((r) => r.uuid), {
-    requestId: req.id, groupId, requestedHost: s.host ?? null, availabilityZone: s.availability_zone ?? null,
+    requestId: req.id, groupId: group?.id ?? null, requestedHost: s.host ?? null, availabilityZone: s.availability_zone ?? null,
   });
   ctx.background.add(work);
   void work.finally(() => ctx.background.delete(work));
