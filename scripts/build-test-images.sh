@@ -65,8 +65,9 @@ ROOT=$WORK/initramfs
 mkdir -p "$ROOT"/{bin,sbin,etc,proc,sys,dev,tmp,run,mnt/root,root,lib/modules,usr/bin,usr/sbin,etc/udhcpc}
 cp "$BUSYBOX" "$ROOT/bin/busybox"
 
-# Modules for virtio devices, in dependency order (modprobe resolves it; built-ins are skipped).
-MODULES="virtio_pci virtio_net virtio_blk virtio_scsi sd_mod virtio_console virtio-rng virtio_balloon"
+# Modules for virtio devices, in dependency order (modprobe resolves it; built-ins are skipped), and
+# the ACPI power button with evdev, so that the guest shuts down cleanly when asked (busybox acpid).
+MODULES="virtio_pci virtio_net virtio_blk virtio_scsi sd_mod virtio_console virtio-rng virtio_balloon button evdev"
 : > "$ROOT/lib/modules/load-order"
 for m in $MODULES; do
   modprobe --show-depends -S "$KVER" "$m" 2>/dev/null | awk '$1 == "insmod" { print $2 }'
@@ -117,6 +118,10 @@ while read -r m; do insmod "/lib/modules/\$m" 2>/dev/null; done < /lib/modules/l
 say() { echo "\$*" > /dev/console; case " \$(cat /proc/cmdline) " in *" console=ttyS0"*) ;; *) [ -c /dev/ttyS0 ] && echo "\$*" > /dev/ttyS0 ;; esac; }
 say "$MARKER (kernel \$(uname -r), up \$(cut -d' ' -f1 /proc/uptime)s)"
 
+# A clean shutdown on the ACPI power button (what a hypervisor's "shut down" sends): busybox acpid
+# runs /etc/acpi/PWRF/00000080 for it.
+acpid -c /etc/acpi -l /run/acpid.log -p /run/acpid.pid 2>/dev/null
+
 ip link set lo up
 if [ -e /sys/class/net/eth0 ]; then
   ip link set eth0 up
@@ -156,6 +161,9 @@ while true; do
 done
 EOF
 chmod 755 "$ROOT/init"
+mkdir -p "$ROOT/etc/acpi/PWRF"
+printf '#!/bin/sh\necho "monostack guest: ACPI power button, powering off" > /dev/console\nsync\npoweroff -f\n' > "$ROOT/etc/acpi/PWRF/00000080"
+chmod 755 "$ROOT/etc/acpi/PWRF/00000080"
 echo "monostack test guest" > "$ROOT/etc/issue"
 printf 'root:x:0:0:root:/root:/bin/sh\n' > "$ROOT/etc/passwd"
 printf 'root:x:0:\n' > "$ROOT/etc/group"
