@@ -373,7 +373,7 @@ async function list(ctx: ComputeContext, req: FastifyRequest, detail: boolean) {
 
   const servers = detail ? await detailed(ctx, req, rows) : rows.map((r) => serverSummary(req, r));
   const out: Record<string, unknown> = { servers };
-  if (more) {
+  if (more && rows.length > 0) {
     const u = new URL(req.url, 'http://x');
     u.searchParams.set('marker', rows[rows.length - 1]!.uuid);
     u.searchParams.set('limit', String(limit));
