@@ -33,12 +33,13 @@ export function imageProperties(img: GlanceImage): Record<string, string> {
 export class ImageClient {
   constructor(private session: ServiceSession) {}
 
-  private async call(method: string, path: string, init: { token?: string; body?: unknown; raw?: ReadableStream<Uint8Array>; headers?: Record<string, string> } = {}): Promise<Response> {
+  private async call(method: string, path: string, init: { token?: string; body?: unknown; raw?: ReadableStream<Uint8Array>; headers?: Record<string, string>; patch?: unknown[] } = {}): Promise<Response> {
     if (!init.token) return this.session.request('image', method, path, { body: init.body, raw: init.raw, headers: init.headers });
     const base = await this.session.endpoint('image');
     const headers: Record<string, string> = { ...(init.headers ?? {}), 'X-Auth-Token': init.token };
     let body: RequestInit['body'];
-    if (init.body !== undefined) { body = JSON.stringify(init.body); headers['Content-Type'] ??= 'application/json'; }
+    if (init.patch) { body = JSON.stringify(init.patch); headers['Content-Type'] = 'application/openstack-images-v2.1-json-patch'; }
+    else if (init.body !== undefined) { body = JSON.stringify(init.body); headers['Content-Type'] ??= 'application/json'; }
     else if (init.raw) body = init.raw as RequestInit['body'];
     const req: RequestInit & { duplex?: 'half' } = { method, headers, body };
     if (init.raw) req.duplex = 'half';
@@ -72,6 +73,22 @@ export class ImageClient {
     const raw = Readable.toWeb(data) as unknown as ReadableStream<Uint8Array>;
     const r = await this.call('PUT', `/v2/images/${encodeURIComponent(id)}/file`, { token, raw, headers: { 'Content-Type': 'application/octet-stream' } });
     if (r.status !== 204) throw new ImageClientError(`upload of image ${id}: ${r.status} ${await r.text()}`, r.status);
+  }
+
+  /** A page of images the token's project sees (GET /v2/images with Glance's query parameters). */
+  async list(query: Record<string, string>, token: string): Promise<{ images: GlanceImage[]; next?: string }> {
+    const q = new URLSearchParams(query).toString();
+    const r = await this.call('GET', `/v2/images${q ? `?${q}` : ''}`, { token });
+    if (r.status === 400) throw new ImageClientError(await r.text(), 400);
+    if (r.status !== 200) throw new ImageClientError(`image list: ${r.status} ${await r.text()}`, r.status);
+    return await r.json() as { images: GlanceImage[]; next?: string };
+  }
+
+  /** Applies a JSON patch (Glance's openstack-images-v2.1 media type) as the caller. */
+  async patch(id: string, ops: { op: string; path: string; value?: unknown }[], token: string): Promise<GlanceImage> {
+    const r = await this.call('PATCH', `/v2/images/${encodeURIComponent(id)}`, { token, patch: ops });
+    if (r.status !== 200) throw new ImageClientError(`image patch ${id}: ${r.status} ${await r.text()}`, r.status);
+    return await r.json() as GlanceImage;
   }
 
   async delete(id: string, token?: string): Promise<void> {

@@ -11,6 +11,7 @@ import { registerExtensions } from './extensions.js';
 import { registerServers } from './servers.js';
 import { registerServerActions } from './server-actions.js';
 import { registerServerResources } from './server-resources.js';
+import { registerImages } from './images.js';
 
 export function registerApi(app: FastifyInstance, ctx: ComputeContext): void {
   registerFlavors(app, ctx);
@@ -22,4 +23,5 @@ export function registerApi(app: FastifyInstance, ctx: ComputeContext): void {
   registerServers(app, ctx);
   registerServerActions(app, ctx);
   registerServerResources(app, ctx);
+  registerImages(app, ctx);
 }

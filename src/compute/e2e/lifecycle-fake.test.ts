@@ -110,3 +110,21 @@ test('bad input: unknown flavor or image, bad name, missing networks at 2.37+, a
   assert.equal(del.status, 404);
   await c.call('compute', 'DELETE', `/servers/${id}`, { token: p.token });
 });
+
+test('the image proxy (until 2.35): list, show, metadata through the image service with the caller\'s token', async () => {
+  const H = { 'OpenStack-API-Version': 'compute 2.35' };
+  const list = await c.call('compute', 'GET', '/images/detail', { token: p.token, headers: H });
+  assert.equal(list.status, 200, list.text);
+  const img = list.body.images.find((i: { id: string }) => i.id === imageId);
+  assert.equal(img.status, 'ACTIVE');
+  assert.equal(img.progress, 100);
+  const set = await c.call('compute', 'POST', `/images/${imageId}/metadata`, { token: p.token, headers: H, body: { metadata: { os_distro: 'busybox' } } });
+  assert.equal(set.status, 200, set.text);
+  assert.equal(set.body.metadata.os_distro, 'busybox');
+  const one = await c.call('compute', 'GET', `/images/${imageId}/metadata/os_distro`, { token: p.token, headers: H });
+  assert.deepEqual(one.body, { meta: { os_distro: 'busybox' } });
+  assert.equal((await c.call('compute', 'DELETE', `/images/${imageId}/metadata/os_distro`, { token: p.token, headers: H })).status, 204);
+  const other = await c.project('peeker');
+  assert.equal((await c.call('compute', 'GET', `/images/${imageId}`, { token: other.token, headers: H })).status, 404);
+  assert.equal((await c.call('compute', 'GET', '/images', { token: p.token, headers: V })).status, 404, 'gone at 2.36+');
+});
