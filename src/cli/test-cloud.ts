@@ -81,6 +81,8 @@ export async function startTestCloud(o: StartOptions): Promise<TestCloud> {
       if (option === 'port') urls[svc] = `http://127.0.0.1:${port}${path}`;
     }
   }
+  // Compute without Placement is an API-only test: no agent (it would register with Placement).
+  if (o.services.includes('compute') && !o.services.includes('placement')) (overrides.compute ??= {}).run_agent = false;
   for (const [s, kv] of Object.entries(o.config ?? {})) overrides[s] = { ...(overrides[s] ?? {}), ...kv };
   const cfg = loadConfig({ env: {}, overrides });
   let cloud: RunningCloud;

@@ -3,6 +3,7 @@
 // the bus. Callers authenticate with Keystone tokens (common/auth); other services (placement,
 // image, network) are reached through the nova service user's session and the catalog.
 
+import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../common/config.js';
 import type { Logger } from '../common/log.js';
@@ -66,6 +67,7 @@ export async function createComputeService(deps: ComputeServiceDeps): Promise<Co
     rewriteUrl: (url) => url.replace(/^\/v2(?:\.1)?\/[0-9a-f]{32}(?=\/|\?|$)/, '/v2.1'),
   });
   app.addHook('onRequest', async (req, reply) => {
+    reply.header('x-compute-request-id', req.id); // Nova sends both request-id headers
     negotiateMicroversion(req, reply);
   });
   installAuth(app, deps.validator, (req) => isDiscovery(req.url));
@@ -73,6 +75,9 @@ export async function createComputeService(deps: ComputeServiceDeps): Promise<Co
   // Every API route lives under /v2.1 (the catalog's URL); modules register paths such as /servers.
   await app.register(async (api) => registerApi(api, ctx), { prefix: '/v2.1' });
   await app.ready();
+
+  // The scheduler and conductor run in this process: they are services of this host, as in Nova.
+  const heartbeat = await registerControlServices(ctx);
 
   let agent: ComputeAgent | null = null;
   if (cfg.compute.run_agent) {
@@ -112,10 +117,33 @@ export async function createComputeService(deps: ComputeServiceDeps): Promise<Co
       return typeof addr === 'object' && addr ? addr.port : port;
     },
     async close() {
+      clearInterval(heartbeat);
       await consoleProxy?.close();
       await app.close();
       await Promise.allSettled([...ctx.background]);
       await agent?.stop();
     },
   };
+}
+
+/** nova-scheduler and nova-conductor rows for this host (internal zone), kept up by a heartbeat. */
+async function registerControlServices(ctx: ComputeContext): Promise<NodeJS.Timeout> {
+  const beat = async () => {
+    const now = new Date().toISOString();
+    for (const binary of ['nova-scheduler', 'nova-conductor']) {
+      const row = await ctx.db.selectFrom('services').select('id').where('host', '=', ctx.opts.host).where('binary', '=', binary).executeTakeFirst();
+      if (row) {
+        await ctx.db.updateTable('services').set((eb) => ({ last_seen_up: now, updated_at: now, report_count: eb('report_count', '+', 1) })).where('id', '=', row.id).execute();
+      } else {
+        await ctx.db.insertInto('services').values({
+          uuid: randomUUID(), host: ctx.opts.host, binary, topic: binary.replace('nova-', ''), report_count: 0, disabled: 0, forced_down: 0,
+          last_seen_up: now, created_at: now, updated_at: now,
+        }).execute();
+      }
+    }
+  };
+  await beat();
+  const t = setInterval(() => { void beat().catch((e) => ctx.log.warn({ err: e }, 'service heartbeat failed')); }, 10_000);
+  t.unref();
+  return t;
 }

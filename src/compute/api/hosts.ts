@@ -458,6 +458,8 @@ function registerZonesAndHosts(app: FastifyInstance, ctx: ComputeContext): void 
       requireVersion(req, '2.1', '2.42');
       const rc = requestContext(ctx, req);
       authorize(ctx, rc, `os_compute_api:os-hosts:${action === 'startup' ? 'start' : action}`, {});
+      const [svc] = await listServices(ctx.db, { host: req.params.id, binary: 'nova-compute' });
+      if (!svc) throw new ApiError('NotFound', `Compute host ${req.params.id} could not be found.`);
       throw new ApiError('NotImplemented', 'Virt driver does not implement host power management.');
     });
   }
@@ -469,9 +471,9 @@ function registerZonesAndHosts(app: FastifyInstance, ctx: ComputeContext): void 
       type: 'object', additionalProperties: false, anyOf: [{ required: ['status'] }, { required: ['maintenance_mode'] }],
       properties: { status: { type: 'string', enum: ['enable', 'disable', 'Enable', 'Disable', 'ENABLE', 'DISABLE'] }, maintenance_mode: { type: 'string', enum: ['enable', 'disable', 'Enable', 'Disable', 'ENABLE', 'DISABLE'] } },
     }, req.body);
-    if (body.maintenance_mode !== undefined) throw new ApiError('NotImplemented', 'Virt driver does not implement host maintenance mode.');
     const [s] = await listServices(ctx.db, { host: req.params.id, binary: 'nova-compute' });
     if (!s) throw new ApiError('NotFound', `Compute host ${req.params.id} could not be found.`);
+    if (body.maintenance_mode !== undefined) throw new ApiError('NotImplemented', 'Virt driver does not implement host maintenance mode.');
     const enable = body.status!.toLowerCase() === 'enable';
     await updateService(ctx.db, s.id, { disabled: enable ? 0 : 1 });
     return { host: req.params.id, status: enable ? 'enabled' : 'disabled' };

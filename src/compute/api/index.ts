@@ -12,6 +12,7 @@ import { registerServers } from './servers.js';
 import { registerServerActions } from './server-actions.js';
 import { registerServerResources } from './server-resources.js';
 import { registerImages } from './images.js';
+import { registerAdmin } from './admin.js';
 
 export function registerApi(app: FastifyInstance, ctx: ComputeContext): void {
   registerFlavors(app, ctx);
@@ -24,4 +25,5 @@ export function registerApi(app: FastifyInstance, ctx: ComputeContext): void {
   registerServerActions(app, ctx);
   registerServerResources(app, ctx);
   registerImages(app, ctx);
+  registerAdmin(app, ctx);
 }

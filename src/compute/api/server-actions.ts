@@ -18,6 +18,7 @@ import { keypairByName } from '../store/keypairs.js';
 import { ImageClient, imageProperties } from '../../image/client.js';
 import { callAgent, castAction, unshelveInstance } from '../conductor.js';
 import { getAllocations, putAllocations, deleteAllocations, flavorResources } from '../scheduler.js';
+import { canonicalIpv6 } from './views.js';
 
 type Body = Record<string, unknown>;
 interface Act { ctx: ComputeContext; req: FastifyRequest; reply: FastifyReply; rc: RequestContext; inst: InstanceRow; arg: unknown }
@@ -160,7 +161,8 @@ const resize: Handler = async (a) => {
     await deleteAllocations(a.ctx, migrationUuid).catch(() => undefined);
     throw e;
   }
-  await begin(a, 'resize', allowed, TASK.RESIZE_PREP, { flavor: JSON.stringify({ cur, old: cur, new: next }) });
+  const disk = arg['OS-DCF:diskConfig'] !== undefined ? { auto_disk_config: arg['OS-DCF:diskConfig'] === 'AUTO' ? 1 : 0 } : {};
+  await begin(a, 'resize', allowed, TASK.RESIZE_PREP, { flavor: JSON.stringify({ cur, old: cur, new: next }), ...disk });
   const now = nowIso();
   await a.ctx.db.insertInto('migrations').values({
     uuid: migrationUuid, instance_uuid: a.inst.uuid, source_compute: a.inst.host, dest_compute: a.inst.host, source_node: a.inst.node, dest_node: a.inst.node,
@@ -236,8 +238,9 @@ const rebuild: Handler = async (a) => {
   if (arg.name !== undefined) values.display_name = arg.name;
   if (arg.description !== undefined) values.display_description = arg.description;
   if (arg.accessIPv4 !== undefined) values.access_ip_v4 = arg.accessIPv4;
-  if (arg.accessIPv6 !== undefined) values.access_ip_v6 = arg.accessIPv6;
   if (arg.user_data !== undefined) values.user_data = arg.user_data;
+  if (arg['OS-DCF:diskConfig'] !== undefined) values.auto_disk_config = arg['OS-DCF:diskConfig'] === 'AUTO' ? 1 : 0;
+  if (arg.accessIPv6 !== undefined) values.access_ip_v6 = canonicalIpv6(arg.accessIPv6);
   if (arg.key_name !== undefined) {
     if (arg.key_name === null) { values.key_name = null; values.key_data = null; }
     else {
@@ -332,6 +335,51 @@ const changePassword: Handler = async (a) => {
   throw new ApiError('NotImplemented', 'Unable to set password on instance: the hypervisor driver has no guest agent channel.');
 };
 
+const resetState: Handler = async (a) => {
+  const arg = validate<{ state: string }>({ type: 'object', properties: { state: { enum: ['active', 'error'] } }, required: ['state'], additionalProperties: false }, a.arg);
+  authorize(a.ctx, a.rc, 'os_compute_api:os-admin-actions:reset_state', { project_id: a.inst.project_id });
+  await updateInstance(a.ctx.db, a.inst.uuid, { vm_state: arg.state, task_state: null });
+  await record(a, 'resetState');
+};
+
+const migrate: Handler = async (a) => {
+  authorize(a.ctx, a.rc, 'os_compute_api:os-migrate-server:migrate', { project_id: a.inst.project_id });
+  checkLock(a);
+  checkState(a.inst, 'migrate', { vm: [VM.ACTIVE, VM.STOPPED] });
+  // Cold migration moves a server to another host; it needs a second compute host.
+  const others = await a.ctx.db.selectFrom('services').select('host').where('binary', '=', 'nova-compute').where('host', '<>', a.inst.host ?? '').where('disabled', '=', 0).execute();
+  if (!others.length) throw new ApiError('BadRequest', 'No valid host was found. No other compute host is available for the migration.');
+  throw new ApiError('BadRequest', 'No valid host was found. Cold migration between hosts is not implemented yet.');
+};
+
+const createBackup: Handler = async (a) => {
+  const arg = validate<{ name: string; backup_type: string; rotation: number | string; metadata?: Record<string, string> }>({
+    type: 'object', properties: {
+      name: { type: 'string', minLength: 1, maxLength: 255 }, backup_type: { type: 'string' },
+      rotation: { anyOf: [{ type: 'integer', minimum: 0 }, { type: 'string', pattern: '^[0-9]+$' }] },
+      metadata: { type: 'object', additionalProperties: { type: 'string', maxLength: 255 } },
+    }, required: ['name', 'backup_type', 'rotation'], additionalProperties: false,
+  }, a.arg);
+  authorize(a.ctx, a.rc, 'os_compute_api:os-create-backup', { project_id: a.inst.project_id });
+  checkLock(a);
+  const allowed = { vm: [VM.ACTIVE, VM.STOPPED, VM.PAUSED, VM.SUSPENDED] } as const;
+  checkState(a.inst, 'createBackup', allowed);
+  const imageId = await snapshotImage(a, arg.name, { ...(arg.metadata ?? {}), backup_type: arg.backup_type }, 'backup');
+  await begin(a, 'createBackup', allowed, TASK.IMAGE_SNAPSHOT);
+  await record(a, 'createBackup');
+  await castAction(a.ctx, a.inst, 'snapshot', a.req.id, { imageId });
+  // Rotation: keep the newest `rotation` backups of this type (the new one included).
+  const images = new ImageClient(a.ctx.session);
+  const rotation = Number(arg.rotation);
+  const all = (await images.list({ instance_uuid: a.inst.uuid, image_type: 'backup', sort_key: 'created_at', sort_dir: 'desc', limit: '1000' }, a.rc.token)).images
+    .filter((i) => imageProperties(i).backup_type === arg.backup_type);
+  for (const old of all.slice(Math.max(rotation, 1)).filter((i) => i.id !== imageId)) await images.delete(old.id, a.rc.token).catch(() => undefined);
+  if (rotation === 0) await images.delete(imageId, a.rc.token).catch(() => undefined);
+  if (a.req.computeVersion.atLeast('2.45')) return { image_id: imageId };
+  a.reply.header('Location', `http://${String(a.req.headers.host)}/images/${imageId}`);
+  return undefined;
+};
+
 const ACTIONS: Record<string, Handler> = {
   'os-stop': simple('os_compute_api:servers:stop', 'stop', { vm: [VM.ACTIVE, VM.ERROR] }, TASK.POWERING_OFF, 'stop'),
   'os-start': simple('os_compute_api:servers:start', 'start', { vm: [VM.STOPPED] }, TASK.POWERING_ON, 'start'),
@@ -343,7 +391,13 @@ const ACTIONS: Record<string, Handler> = {
   unrescue: simple('os_compute_api:os-unrescue', 'unrescue', { vm: [VM.RESCUED] }, TASK.UNRESCUING, 'unrescue'),
   lock, unlock, createImage, resize, confirmResize, revertResize, rebuild, rescue, shelve, shelveOffload, unshelve,
   'os-getConsoleOutput': consoleOutput,
-  changePassword,
+  changePassword, 'os-resetState': resetState, migrate, createBackup,
+};
+
+/** Nova's success status per action (202 for the rest). */
+const ACTION_STATUS: Record<string, number> = {
+  'os-getConsoleOutput': 200, rescue: 200, 'os-getVNCConsole': 200, 'os-getSPICEConsole': 200, 'os-getRDPConsole': 200, 'os-getSerialConsole': 200,
+  confirmResize: 204, 'os-resetState': 202, 'os-resetNetwork': 202, addSecurityGroup: 202, removeSecurityGroup: 202,
 };
 
 /** Actions registered by other modules (remote consoles, security groups, ...). */
@@ -361,8 +415,8 @@ export function registerServerActions(app: FastifyInstance, ctx: ComputeContext)
     if (!h) throw new ApiError('BadRequest', `There is no such action: ${name}`);
     const inst = await loadServer(ctx, rc, req.params.id);
     const out = await h({ ctx, req, reply, rc, inst, arg });
-    if (out === undefined) { if (reply.statusCode === 200) reply.code(202); return reply.send(); }
-    if (reply.statusCode === 200) reply.code(name === 'os-getConsoleOutput' || name === 'rescue' ? 200 : 202);
+    if (reply.statusCode === 200) reply.code(ACTION_STATUS[name] ?? 202);
+    if (out === undefined) return reply.send();
     return out;
   });
 }

@@ -9,7 +9,7 @@ import { ApiError } from '../../common/errors.js';
 import type { ComputeContext } from '../context.js';
 import { authorize, nowIso, requestContext } from '../context.js';
 import { body, intParam, loadServer, query, serverExtras } from './common.js';
-import { links, serverSummary, serverView } from './views.js';
+import { canonicalIpv6, links, serverSummary, serverView } from './views.js';
 import { flavorAccessible, flavorByFlavorId, flavorCopy } from '../store/flavors.js';
 import { keypairByName } from '../store/keypairs.js';
 import { getInstance, insertInstance, startAction, updateInstance, type InstanceRow } from '../store/instances.js';
@@ -206,7 +206,7 @@ async function create(ctx: ComputeContext, req: FastifyRequest) {
       vm_state: 'building', task_state: 'scheduling', power_state: 0, host: null, node: null,
       availability_zone: s.availability_zone ?? null, key_name: s.key_name ?? null, key_data: keyData,
       user_data: s.user_data ?? null, config_drive: s.config_drive !== undefined && truthy(s.config_drive) ? 'True' : '',
-      access_ip_v4: s.accessIPv4 ?? null, access_ip_v6: s.accessIPv6 ?? null, locked: 0, locked_by: null, locked_reason: null,
+      access_ip_v4: s.accessIPv4 ?? null, access_ip_v6: s.accessIPv6 !== undefined ? canonicalIpv6(s.accessIPv6) : null, locked: 0, locked_by: null, locked_reason: null,
       progress: 0, reservation_id: reservationId, launch_index: i, root_device_name: '/dev/vda', auto_disk_config: s['OS-DCF:diskConfig'] === 'AUTO' ? 1 : 0,
       network_info: '[]', system_metadata: JSON.stringify(sysmeta), launched_at: null, terminated_at: null,
       created_at: now, updated_at: now, deleted_at: null, deleted: 0,
@@ -234,6 +234,9 @@ async function create(ctx: ComputeContext, req: FastifyRequest) {
 
 // --- list ---------------------------------------------------------------------------------------
 
+/** ISO 8601 date-times as Nova's validator accepts them (2011-01-01, 2011-01-01T12:00:00Z, with offsets). */
+const ISO8601 = /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
+
 const SORT_KEYS = new Set(['access_ip_v4', 'access_ip_v6', 'auto_disk_config', 'availability_zone', 'config_drive', 'created_at', 'display_description',
   'display_name', 'host', 'hostname', 'image_ref', 'instance_type_id', 'kernel_id', 'key_name', 'launch_index', 'launched_at', 'locked', 'locked_by',
   'node', 'power_state', 'progress', 'project_id', 'ramdisk_id', 'root_device_name', 'task_state', 'terminated_at', 'updated_at', 'user_id', 'uuid', 'vm_state']);
@@ -259,7 +262,7 @@ async function list(ctx: ComputeContext, req: FastifyRequest, detail: boolean) {
   const changesSince = one('changes-since');
   const changesBefore = one('changes-before');
   for (const [k, v] of [['changes-since', changesSince], ['changes-before', mv.atLeast('2.66') ? changesBefore : undefined]] as const) {
-    if (v !== undefined && Number.isNaN(Date.parse(v))) throw new ApiError('BadRequest', `Invalid input for query parameters ${k}. Value: ${v}. '${v}' is not a 'date-time'`);
+    if (v !== undefined && (!ISO8601.test(v) || Number.isNaN(Date.parse(v)))) throw new ApiError('BadRequest', `Invalid input for query parameters ${k}. Value: ${v}. '${v}' is not a 'date-time'`);
   }
   if (changesSince && mv.atLeast('2.66') && changesBefore && Date.parse(changesSince) > Date.parse(changesBefore)) {
     throw new ApiError('BadRequest', 'The value of changes-since must be less than or equal to changes-before.');
@@ -273,10 +276,7 @@ async function list(ctx: ComputeContext, req: FastifyRequest, detail: boolean) {
   const status = q.status;
   if (status?.length) {
     const st = statesForStatus(status);
-    if (!st.vm.length) {
-      if (isAdminList) throw new ApiError('BadRequest', `Invalid server status: ${status.join(',')}`);
-      return { servers: [] };
-    }
+    if (!st.vm.length) return { servers: [] };
     sel = sel.where('vm_state', 'in', st.vm);
   }
   const image = one('image');
@@ -434,7 +434,7 @@ async function update(ctx: ComputeContext, req: FastifyRequest, id: string) {
   const values: Partial<InstanceRow> = {};
   if (s.name !== undefined) values.display_name = s.name;
   if (s.accessIPv4 !== undefined) values.access_ip_v4 = s.accessIPv4;
-  if (s.accessIPv6 !== undefined) values.access_ip_v6 = s.accessIPv6;
+  if (s.accessIPv6 !== undefined) values.access_ip_v6 = canonicalIpv6(s.accessIPv6);
   if (s.description !== undefined) values.display_description = s.description;
   if (s.hostname !== undefined) values.hostname = s.hostname;
   if (s['OS-DCF:diskConfig'] !== undefined) values.auto_disk_config = s['OS-DCF:diskConfig'] === 'AUTO' ? 1 : 0;

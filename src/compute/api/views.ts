@@ -140,3 +140,12 @@ export function serverSummary(req: FastifyRequest, inst: InstanceRow): Record<st
 export function instanceName(id: number): string {
   return `instance-${id.toString(16).padStart(8, '0')}`;
 }
+
+/** An IPv6 address in its canonical (RFC 5952) form, as Nova stores accessIPv6 (netaddr). */
+export function canonicalIpv6(a: string): string {
+  try {
+    return new URL(`http://[${a}]/`).hostname.replace(/^\[|\]$/g, '');
+  } catch {
+    return a;
+  }
+}
