@@ -12,6 +12,8 @@ import { bootstrap } from '../identity/bootstrap.js';
 import { rotateKeys, setupKeyRepository } from '../identity/token/keys.js';
 import { TokenValidator } from '../common/auth/middleware.js';
 import { SERVICE_MODULES, type RunningService } from './services.js';
+import { startComputeNode } from '../compute/service.js';
+import { ServiceSession } from '../common/auth/session.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Opts = Record<string, any>;
@@ -203,4 +205,50 @@ export async function fernetCommand(action: 'setup' | 'rotate', o: Opts): Promis
     const r = rotateKeys(dir, c.identity.max_active_keys);
     process.stdout.write(`rotated ${dir}: primary key is now ${r.primary}${r.purged.length ? `, purged ${r.purged.join(', ')}` : ''}\n`);
   }
+}
+
+/**
+ * `monostack compute-node`: this host as a compute node of a controller elsewhere — only the
+ * compute agent, on the controller's database ([database] url) and RabbitMQ ([DEFAULT]
+ * transport_url), authenticating as the nova service user against [compute] auth_url.
+ */
+export async function computeNodeCommand(o: Opts): Promise<void> {
+  const c = loadConfig({
+    configFile: o.config,
+    overrides: { DEFAULT: { data_dir: o.dataDir }, database: { url: o.db }, compute: { host: o.computeHost, auth_url: o.authUrl } },
+  });
+  mkdirSync(c.DEFAULT.data_dir, { recursive: true, mode: 0o700 });
+  const out = (s: string) => process.stdout.write(s + '\n');
+  if (!c.DEFAULT.transport_url) out('warning: [DEFAULT] transport_url is empty: an in-process bus reaches no controller');
+  const log = createLogger(c.DEFAULT.log_level, join(c.DEFAULT.data_dir, 'logs', 'compute-node.log'));
+  const bus = createBus(c.DEFAULT.transport_url);
+  await bus.ready(30_000);
+  const database = await openDatabase(c.database.url, c.DEFAULT.data_dir);
+  const authUrl = c.compute.auth_url || `http://${advertisedHost(c)}:${c.identity.port}/v3`;
+  let password = c.compute.service_password;
+  if (!password) {
+    const file = join(c.DEFAULT.data_dir, 'service-users.json');
+    password = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, string>)[c.compute.service_user] ?? '' : '';
+  }
+  if (!password) throw new Error('no password for the compute service user: set [compute] service_password');
+  const session = new ServiceSession({ authUrl, service: { username: c.compute.service_user, password, projectName: 'service' }, region: c.DEFAULT.region });
+  const node = await startComputeNode({ cfg: c, log, bus, database, session });
+  out(`compute-node ${node.agent.host} (${c.compute.compute_driver}) on ${database.display}, identity ${authUrl}`);
+  out('monostack compute node ready');
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    try {
+      await node.close();
+      await bus.close();
+      await database.close();
+      log.flush?.();
+    } finally {
+      out('monostack compute node stopped');
+      process.exit(0);
+    }
+  };
+  process.on('SIGINT', () => void stop());
+  process.on('SIGTERM', () => void stop());
 }

@@ -2,7 +2,7 @@
 
 import { Command } from 'commander';
 import { sampleConfig } from '../common/config.js';
-import { upCommand, bootstrapCommand, fernetCommand } from './commands.js';
+import { upCommand, bootstrapCommand, fernetCommand, computeNodeCommand } from './commands.js';
 
 const program = new Command();
 program.name('monostack').description('An OpenStack-compatible cloud in one command.').version('0.1.0');
@@ -20,6 +20,12 @@ common(program.command('up'))
   .option('--port <n>', 'identity port (default 5000)')
   .option('--admin-port <n>', 'legacy identity admin port (default 35357, 0 disables)')
   .action(async (o) => { await upCommand(o); });
+
+common(program.command('compute-node'))
+  .description('run only this host\'s compute agent, joined to a controller through its database and RabbitMQ ([DEFAULT] transport_url)')
+  .option('--compute-host <name>', 'this compute host\'s name (default: the machine\'s host name)')
+  .option('--auth-url <url>', 'the controller\'s identity API, e.g. http://controller:5000/v3')
+  .action(async (o) => { await computeNodeCommand(o); });
 
 common(program.command('bootstrap'))
   .description('what keystone-manage bootstrap does: default domain, admin project/user/roles, region, identity endpoints')

@@ -47,12 +47,10 @@ export interface ComputeService {
   close(): Promise<void>;
 }
 
-export async function createComputeService(deps: ComputeServiceDeps): Promise<ComputeService> {
+function computeContext(deps: Omit<ComputeServiceDeps, 'validator'>): ComputeContext {
   const { cfg, database } = deps;
-  const log = deps.log.child({ service: 'compute' });
-  await migrateService(database, 'compute', computeMigrations);
-  const ctx: ComputeContext = {
-    db: database.db, engine: database.engine, cfg, opts: computeOptions(cfg), log, bus: deps.bus,
+  return {
+    db: database.db, engine: database.engine, cfg, opts: computeOptions(cfg), log: deps.log.child({ service: 'compute' }), bus: deps.bus,
     policy: new Enforcer(computePolicies, {
       policyFile: cfg.compute.policy_file || undefined,
       enforceScope: cfg.compute.enforce_scope,
@@ -61,6 +59,37 @@ export async function createComputeService(deps: ComputeServiceDeps): Promise<Co
     session: deps.session,
     background: new Set(),
   };
+}
+
+/** This host's agent with the driver [compute] compute_driver names, started (registered, reconciled, consuming). */
+async function startAgent(ctx: ComputeContext, session: ServiceSession): Promise<ComputeAgent> {
+  const c = ctx.cfg.compute;
+  const driver = createDriver(ctx.opts.driver, {
+    instancesPath: ctx.opts.instancesPath, virtType: ctx.opts.virtType as 'auto' | 'kvm' | 'tcg', cleanShutdownTimeoutSec: c.shutdown_timeout,
+    resources: { vcpus: c.vcpus, memoryMb: c.memory_mb, diskGb: c.disk_gb }, log: ctx.log.child({ component: 'driver' }),
+  });
+  const agent = new ComputeAgent(ctx, driver, new ImageServiceSource(session), { host: ctx.opts.host });
+  await agent.start();
+  await ctx.bus.ready(30_000);
+  return agent;
+}
+
+/**
+ * A compute node (nova-compute alone): the agent of this host, on the controller's database and
+ * message bus, reaching Placement and the image service through the catalog.
+ */
+export async function startComputeNode(deps: Omit<ComputeServiceDeps, 'validator'>): Promise<{ agent: ComputeAgent; close(): Promise<void> }> {
+  await migrateService(deps.database, 'compute', computeMigrations);
+  const ctx = computeContext(deps);
+  const agent = await startAgent(ctx, deps.session);
+  return { agent, async close() { await agent.stop(); await Promise.allSettled([...ctx.background]); } };
+}
+
+export async function createComputeService(deps: ComputeServiceDeps): Promise<ComputeService> {
+  const { cfg, database } = deps;
+  await migrateService(database, 'compute', computeMigrations);
+  const ctx = computeContext(deps);
+  const log = ctx.log;
 
   const app = createApiServer({ name: 'compute', fault: novaFault, logger: deps.log, bodyLimit: cfg.DEFAULT.max_request_body_size, untypedBodiesAreJson: true,
     // Legacy URLs with the project id (/v2.1/{project_id}/servers) are the same API.
@@ -81,15 +110,10 @@ export async function createComputeService(deps: ComputeServiceDeps): Promise<Co
 
   let agent: ComputeAgent | null = null;
   if (cfg.compute.run_agent) {
-    const c = cfg.compute;
-    const driver = createDriver(ctx.opts.driver, {
-      instancesPath: ctx.opts.instancesPath, virtType: ctx.opts.virtType as 'auto' | 'kvm' | 'tcg', cleanShutdownTimeoutSec: c.shutdown_timeout,
-      resources: { vcpus: c.vcpus, memoryMb: c.memory_mb, diskGb: c.disk_gb }, log: log.child({ component: 'driver' }),
-    });
-    agent = new ComputeAgent(ctx, driver, new ImageServiceSource(deps.session), { host: ctx.opts.host });
     try {
-      await agent.start();
+      agent = await startAgent(ctx, deps.session);
     } catch (e) {
+      clearInterval(heartbeat);
       await app.close();
       throw e;
     }

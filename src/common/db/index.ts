@@ -2,7 +2,7 @@
 // MariaDB/MySQL, chosen by URL. Each service owns its tables and runs its own migrations, tracked
 // in its own migration table, so services can later live in separate databases.
 
-import { Kysely, Migrator, SqliteDialect, PostgresDialect, MysqlDialect, type Migration, type Dialect } from 'kysely';
+import { Kysely, Migrator, SqliteDialect, PostgresDialect, MysqlDialect, type Migration, type Dialect, type CreateTableBuilder } from 'kysely';
 import SQLite from 'better-sqlite3';
 import pg from 'pg';
 import { createPool } from 'mysql2';
@@ -145,3 +145,35 @@ export function isForeignKeyViolation(e: unknown): boolean {
 
 /** Timestamps are stored as fixed-width ISO-8601 UTC strings: portable and ordered as text. */
 export const nowIso = (): string => new Date().toISOString();
+
+/** The engine behind a Kysely instance (for migrations, which get only the instance). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function engineOfDb(db: Kysely<any>): Engine {
+  const name = db.getExecutor().adapter.constructor.name;
+  if (/postgres/i.test(name)) return 'postgres';
+  if (/mysql/i.test(name)) return 'mysql';
+  return 'sqlite';
+}
+
+/**
+ * Adds an auto-incrementing integer primary key, portably: SERIAL on PostgreSQL (which has no
+ * AUTO_INCREMENT), AUTO_INCREMENT on MariaDB, AUTOINCREMENT on SQLite. Use with `$call`.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function autoId(db: Kysely<any>, name = 'id') {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  return <T extends CreateTableBuilder<any, any>>(t: T): T => (engineOfDb(db) === 'postgres'
+    ? t.addColumn(name, 'serial', (c) => c.primaryKey())
+    : t.addColumn(name, 'integer', (c) => c.primaryKey().autoIncrement())) as T;
+}
+
+/** Inserts one row and returns its auto-increment id (RETURNING on PostgreSQL, insertId elsewhere). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export async function insertId(db: Kysely<any>, table: string, values: Record<string, unknown>): Promise<number> {
+  if (engineOfDb(db) === 'postgres') {
+    const r = await db.insertInto(table).values(values).returning('id').executeTakeFirstOrThrow();
+    return Number((r as { id: unknown }).id);
+  }
+  const r = await db.insertInto(table).values(values).executeTakeFirstOrThrow();
+  return Number(r.insertId);
+}

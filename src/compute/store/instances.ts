@@ -4,6 +4,7 @@
 import type { Kysely } from 'kysely';
 import type { FlavorCopy } from './flavors.js';
 import { nowIso, parseJson } from '../context.js';
+import { insertId } from '../../common/db/index.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Db = Kysely<any>;
@@ -124,21 +125,20 @@ export async function addFault(db: Db, uuid: string, code: number, message: stri
 /** Starts an instance action record (os-instance-actions), returning its id. */
 export async function startAction(db: Db, a: { uuid: string; action: string; requestId: string; userId: string; projectId: string }): Promise<number> {
   const now = nowIso();
-  const r = await db.insertInto('instance_actions').values({
+  return insertId(db, 'instance_actions', {
     action: a.action, instance_uuid: a.uuid, request_id: a.requestId, user_id: a.userId, project_id: a.projectId, start_time: now, updated_at: now,
-  }).returning('id').executeTakeFirst();
-  return Number(r!.id);
+  });
 }
 
 /** Records an event of an action (compute_start_instance, ...) with its result. */
 export async function actionEvent(db: Db, actionId: number, event: string, host: string | null, fn: () => Promise<void>): Promise<void> {
   const start = nowIso();
-  const r = await db.insertInto('instance_action_events').values({ action_id: actionId, event, start_time: start, host }).returning('id').executeTakeFirst();
+  const eventId = await insertId(db, 'instance_action_events', { action_id: actionId, event, start_time: start, host });
   try {
     await fn();
-    await db.updateTable('instance_action_events').set({ finish_time: nowIso(), result: 'Success' }).where('id', '=', Number(r!.id)).execute();
+    await db.updateTable('instance_action_events').set({ finish_time: nowIso(), result: 'Success' }).where('id', '=', eventId).execute();
   } catch (e) {
-    await db.updateTable('instance_action_events').set({ finish_time: nowIso(), result: 'Error', traceback: String((e as Error).stack ?? e).slice(0, 4000) }).where('id', '=', Number(r!.id)).execute();
+    await db.updateTable('instance_action_events').set({ finish_time: nowIso(), result: 'Error', traceback: String((e as Error).stack ?? e).slice(0, 4000) }).where('id', '=', eventId).execute();
     await db.updateTable('instance_actions').set({ message: 'Error', updated_at: nowIso() }).where('id', '=', actionId).execute();
     throw e;
   } finally {

@@ -5,11 +5,12 @@
 // JSON text.
 
 import type { Kysely } from 'kysely';
+import { autoId } from '../../../common/db/index.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export async function up(db: Kysely<any>): Promise<void> {
   await db.schema.createTable('flavors')
-    .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+    .$call(autoId(db))
     .addColumn('flavorid', 'varchar(255)', (c) => c.notNull().unique())
     .addColumn('name', 'varchar(255)', (c) => c.notNull().unique())
     .addColumn('memory_mb', 'integer', (c) => c.notNull())
@@ -40,7 +41,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     .execute();
 
   await db.schema.createTable('key_pairs')
-    .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+    .$call(autoId(db))
     .addColumn('name', 'varchar(255)', (c) => c.notNull())
     .addColumn('user_id', 'varchar(255)', (c) => c.notNull())
     .addColumn('fingerprint', 'varchar(255)', (c) => c.notNull())
@@ -51,7 +52,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     .execute();
 
   await db.schema.createTable('instances')
-    .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+    .$call(autoId(db))
     .addColumn('uuid', 'varchar(36)', (c) => c.notNull().unique())
     .addColumn('display_name', 'varchar(255)')
     .addColumn('display_description', 'text')
@@ -116,7 +117,7 @@ export async function up(db: Kysely<any>): Promise<void> {
   await db.schema.createIndex('ix_instance_tags_tag').on('instance_tags').column('tag').execute();
 
   await db.schema.createTable('instance_faults')
-    .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+    .$call(autoId(db))
     .addColumn('instance_uuid', 'varchar(36)', (c) => c.notNull().references('instances.uuid').onDelete('cascade'))
     .addColumn('code', 'integer', (c) => c.notNull())
     .addColumn('message', 'varchar(255)')
@@ -127,7 +128,7 @@ export async function up(db: Kysely<any>): Promise<void> {
   await db.schema.createIndex('ix_instance_faults_uuid').on('instance_faults').column('instance_uuid').execute();
 
   await db.schema.createTable('instance_actions')
-    .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+    .$call(autoId(db))
     .addColumn('action', 'varchar(255)', (c) => c.notNull())
     .addColumn('instance_uuid', 'varchar(36)', (c) => c.notNull().references('instances.uuid').onDelete('cascade'))
     .addColumn('request_id', 'varchar(255)', (c) => c.notNull())
@@ -141,7 +142,7 @@ export async function up(db: Kysely<any>): Promise<void> {
   await db.schema.createIndex('ix_instance_actions_uuid').on('instance_actions').columns(['instance_uuid', 'request_id']).execute();
 
   await db.schema.createTable('instance_action_events')
-    .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+    .$call(autoId(db))
     .addColumn('action_id', 'integer', (c) => c.notNull().references('instance_actions.id').onDelete('cascade'))
     .addColumn('event', 'varchar(255)', (c) => c.notNull())
     .addColumn('start_time', 'varchar(32)', (c) => c.notNull())
@@ -154,7 +155,7 @@ export async function up(db: Kysely<any>): Promise<void> {
 
   // nova-compute services and their hypervisors (compute nodes).
   await db.schema.createTable('services')
-    .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+    .$call(autoId(db))
     .addColumn('uuid', 'varchar(36)', (c) => c.notNull().unique())
     .addColumn('host', 'varchar(255)', (c) => c.notNull())
     .addColumn('binary', 'varchar(255)', (c) => c.notNull())
@@ -170,7 +171,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     .execute();
 
   await db.schema.createTable('compute_nodes')
-    .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+    .$call(autoId(db))
     .addColumn('uuid', 'varchar(36)', (c) => c.notNull().unique())
     .addColumn('host', 'varchar(255)', (c) => c.notNull())
     .addColumn('hypervisor_hostname', 'varchar(255)', (c) => c.notNull().unique())
@@ -187,7 +188,7 @@ export async function up(db: Kysely<any>): Promise<void> {
 
   // Resize and cold migration records (os-migrations).
   await db.schema.createTable('migrations')
-    .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+    .$call(autoId(db))
     .addColumn('uuid', 'varchar(36)', (c) => c.notNull().unique())
     .addColumn('instance_uuid', 'varchar(36)', (c) => c.notNull())
     .addColumn('source_compute', 'varchar(255)')

@@ -3,11 +3,12 @@
 // ISO-8601 text, a project-wide quota row has user_id '' so one unique key covers both kinds.
 
 import type { Kysely } from 'kysely';
+import { autoId } from '../../../common/db/index.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export async function up(db: Kysely<any>): Promise<void> {
   await db.schema.createTable('quotas')
-    .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+    .$call(autoId(db))
     .addColumn('project_id', 'varchar(255)', (c) => c.notNull())
     .addColumn('user_id', 'varchar(255)', (c) => c.notNull().defaultTo(''))
     .addColumn('resource', 'varchar(255)', (c) => c.notNull())
@@ -27,7 +28,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     .execute();
 
   await db.schema.createTable('instance_groups')
-    .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+    .$call(autoId(db))
     .addColumn('uuid', 'varchar(36)', (c) => c.notNull().unique())
     .addColumn('name', 'varchar(255)')
     .addColumn('project_id', 'varchar(255)', (c) => c.notNull())
@@ -48,7 +49,7 @@ export async function up(db: Kysely<any>): Promise<void> {
   await db.schema.createIndex('ix_instance_group_member_instance').on('instance_group_member').column('instance_uuid').execute();
 
   await db.schema.createTable('aggregates')
-    .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+    .$call(autoId(db))
     .addColumn('uuid', 'varchar(36)', (c) => c.notNull().unique())
     .addColumn('name', 'varchar(255)', (c) => c.notNull().unique())
     .addColumn('created_at', 'varchar(32)', (c) => c.notNull())
