@@ -63,12 +63,12 @@ export function registerAdmin(app: FastifyInstance, ctx: ComputeContext): void {
 
   // The usage audit log: Nova fills it from a periodic task that is off by default
   // ([DEFAULT] instance_usage_audit = False); here too, so every host is "not run".
-  const audit = async (before: Date) => {
+  const audit = async (before: Date, key: string) => {
     const begin = new Date(Date.UTC(before.getUTCFullYear(), before.getUTCMonth() - 1, 1));
     const end = new Date(Date.UTC(before.getUTCFullYear(), before.getUTCMonth(), 1));
     const hosts = (await ctx.db.selectFrom('services').select('host').where('binary', '=', 'nova-compute').execute()).map((r) => r.host as string);
     return {
-      instance_usage_audit_logs: {
+      [key]: {
         hosts_not_run: hosts, log: {}, num_hosts: hosts.length, num_hosts_done: 0, num_hosts_not_run: hosts.length, num_hosts_running: 0,
         overall_status: `0 of ${hosts.length} hosts done. 0 errors.`, period_beginning: isotime(begin)!.replace('Z', '').replace('T', ' '),
         period_ending: isotime(end)!.replace('Z', '').replace('T', ' '), total_errors: 0, total_instances: 0,
@@ -78,13 +78,13 @@ export function registerAdmin(app: FastifyInstance, ctx: ComputeContext): void {
   app.get('/os-instance_usage_audit_log', async (req) => {
     const rc = requestContext(ctx, req);
     authorize(ctx, rc, 'os_compute_api:os-instance-usage-audit-log:list', {});
-    return audit(new Date());
+    return audit(new Date(), 'instance_usage_audit_logs');
   });
   app.get<{ Params: { before: string } }>('/os-instance_usage_audit_log/:before', async (req) => {
     const rc = requestContext(ctx, req);
     authorize(ctx, rc, 'os_compute_api:os-instance-usage-audit-log:show', {});
     const t = Date.parse(decodeURIComponent(req.params.before).replace(' ', 'T'));
     if (!/^\d{4}-\d{2}-\d{2}/.test(req.params.before) || Number.isNaN(t)) throw new ApiError('BadRequest', `Invalid timestamp for date ${req.params.before}`);
-    return audit(new Date(t));
+    return audit(new Date(t), 'instance_usage_audit_log');
   });
 }

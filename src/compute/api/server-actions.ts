@@ -98,18 +98,20 @@ async function snapshotImage(a: Act, name: string, metadata: Record<string, stri
   const sm = systemMetadataOf(a.inst);
   const inherited = JSON.parse(sm.image_properties ?? '{}') as Record<string, string>;
   for (const k of ['kernel_id', 'ramdisk_id']) if (inherited[k]) metadata[k] ??= inherited[k];
+  // Nova's snapshot properties first; the caller's metadata may override them (image_type too).
   const img = await images.create({
     name, disk_format: 'qcow2', container_format: 'bare', visibility: 'private',
-    ...Object.fromEntries(Object.entries(metadata).filter(([k]) => !['name', 'id', 'status', 'visibility', 'owner', 'size', 'checksum', 'locations', 'disk_format', 'container_format'].includes(k))),
+    min_ram: Number(sm.image_min_ram ?? 0), min_disk: Math.max(Number(sm.image_min_disk ?? 0), flavorsOf(a.inst).cur.root_gb),
     image_type: imageType, instance_uuid: a.inst.uuid, base_image_ref: a.inst.image_ref ?? '', user_id: a.rc.userId,
     ...(a.inst.image_ref ? { image_location: 'snapshot' } : {}),
+    ...Object.fromEntries(Object.entries(metadata).filter(([k]) => !['name', 'id', 'status', 'visibility', 'owner', 'size', 'checksum', 'locations', 'disk_format', 'container_format', 'min_ram', 'min_disk'].includes(k))),
   }, a.rc.token).catch((e) => { throw new ApiError('BadRequest', `Could not create the snapshot image: ${(e as Error).message}`); });
   return img.id;
 }
 
 const createImage: Handler = async (a) => {
   const arg = validate<{ name: string; metadata?: Record<string, string> }>({
-    type: 'object', properties: { name: { type: 'string', minLength: 1, maxLength: 255 }, metadata: { type: 'object', additionalProperties: { type: 'string', maxLength: 255 } } },
+    type: 'object', properties: { name: { type: 'string', minLength: 1, maxLength: 255 }, metadata: { type: 'object', propertyNames: { minLength: 1, maxLength: 255 }, additionalProperties: { type: 'string', maxLength: 255 } } },
     required: ['name'], additionalProperties: false,
   }, a.arg);
   authorize(a.ctx, a.rc, 'os_compute_api:servers:create_image', { project_id: a.inst.project_id });
@@ -357,7 +359,7 @@ const createBackup: Handler = async (a) => {
     type: 'object', properties: {
       name: { type: 'string', minLength: 1, maxLength: 255 }, backup_type: { type: 'string' },
       rotation: { anyOf: [{ type: 'integer', minimum: 0 }, { type: 'string', pattern: '^[0-9]+$' }] },
-      metadata: { type: 'object', additionalProperties: { type: 'string', maxLength: 255 } },
+      metadata: { type: 'object', propertyNames: { minLength: 1, maxLength: 255 }, additionalProperties: { type: 'string', maxLength: 255 } },
     }, required: ['name', 'backup_type', 'rotation'], additionalProperties: false,
   }, a.arg);
   authorize(a.ctx, a.rc, 'os_compute_api:os-create-backup', { project_id: a.inst.project_id });

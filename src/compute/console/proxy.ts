@@ -125,12 +125,15 @@ function hostHeaderName(host: string | undefined): string {
   return h.split(':')[0];
 }
 
-/** An HTTP answer on a socket that has not been upgraded, then the socket is ended. */
+/**
+ * An HTTP answer on a socket that has not been upgraded, then the socket is ended. No body: a
+ * websocket client must see the connection closed with nothing sent (what Nova's proxy does and
+ * Tempest checks); the reason is in the log and a header.
+ */
 function refuseUpgrade(socket: Duplex, status: number, reason: string): void {
   if (socket.destroyed) return;
-  const body = `${status} ${STATUS_CODES[status] ?? ''}: ${reason}\n`;
-  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\n` +
-    `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nConnection: close\r\nX-Refused: ${reason.replace(/[^\x20-\x7e]/g, '')}\r\n` +
+    'Content-Length: 0\r\n\r\n');
   setTimeout(() => socket.destroy(), 1000).unref();
 }
 
