@@ -101,7 +101,7 @@ export class FakeDriver implements HypervisorDriver {
     }
     this.instances.set(uuid, {
       uuid, ...sizesOf(spec), powerState: PowerState.RUNNING, imageId: spec.image?.id ?? null,
-      rescueImageId: null, resizeBackup: null, console: [`fake guest ${uuid} (${spec.hostname}) booted`], vncPort: this.nextVnc++,
+      rescueImageId: null, resizeBackup: null, console: fakeBootLog(uuid, spec), vncPort: this.nextVnc++,
     });
     this.changed();
   }
@@ -293,4 +293,15 @@ function sizesOf(s: Sizes): Sizes {
 
 export function createFakeDriver(opts: FakeDriverOptions): FakeDriver {
   return new FakeDriver(opts);
+}
+
+/** What a fake guest "prints" when it boots: a few lines shaped like a real serial log. */
+function fakeBootLog(uuid: string, spec: InstanceSpec): string[] {
+  return [
+    `fake firmware: booting instance ${uuid}`,
+    `fake kernel: ${spec.vcpus} vCPU, ${spec.memoryMb} MiB RAM, root disk ${spec.rootGb} GiB`,
+    `fake init: hostname ${spec.hostname}`,
+    `fake guest ${uuid} (${spec.hostname}) booted`,
+    `${spec.hostname} login:`,
+  ];
 }
