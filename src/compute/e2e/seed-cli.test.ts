@@ -9,7 +9,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, mkdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { projectRoot } from '../../common/testing/process.js';
 import { startUp, tableField, type UpProcess } from '../../cli/up-process.js';
@@ -159,6 +159,25 @@ test('the seed\'s compute commands with Debian\'s clients on real QEMU guests', 
     // The console URL (noVNC) is handed out for the running guest.
     const url = tableField(await osc('console', 'url', 'show', '--novnc', id), 'url');
     assert.match(String(url), /^http:\/\/.+:\d+\/vnc_auto\.html\?path=%3Ftoken%3D/);
+    // ... and it opens a working noVNC session in a real browser (Debian's Chromium, headless).
+    if (existsSync('/usr/bin/chromium')) {
+      const { chromium } = await import('playwright-core');
+      const profile = mkdtempSync(join(u.dataDir, 'chromium-'));
+      const browser = await chromium.launchPersistentContext(profile, {
+        executablePath: '/usr/bin/chromium', headless: true,
+        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      });
+      try {
+        const page = await browser.newPage();
+        await page.goto(String(url));
+        await page.waitForSelector('html[data-state="connected"]', { state: 'attached', timeout: 60_000 });
+        assert.match(await page.textContent('#noVNC_status') ?? '', /^Connected to QEMU/);
+      } finally {
+        await browser.close();
+      }
+    } else {
+      t.diagnostic('chromium not installed: the noVNC session was not opened in a browser');
+    }
 
     // delete: the process and the instance's files go, and Placement has no allocation left.
     await osc('server', 'delete', '--wait', id);
