@@ -189,7 +189,7 @@ export class ComputeAgent {
       case 'revert_resize': return this.revertResize(m);
       case 'shelve': return this.shelve(m);
       case 'unshelve': return this.unshelve(m);
-      case 'console_output': return this.driver.consoleOutput(m.uuid, m.args?.length as number | undefined);
+      case 'console_output': return tailLog(await this.driver.consoleOutput(m.uuid), m.args?.length as number | undefined);
       case 'vnc_console': return this.driver.vncConsole(m.uuid);
       case 'power_state': return this.driver.powerState(m.uuid);
       default: throw new Error(`unknown compute operation ${m.op}`);
@@ -401,4 +401,11 @@ export class ComputeAgent {
       await this.failed(inst, e, true);
     }
   }
+}
+
+/** Nova's compute manager _tail_log: the last `length` newline-separated pieces of the log. */
+export function tailLog(log: string, length?: number): string {
+  if (length === undefined || length === null) return log;
+  const lines = log.split('\n');
+  return lines.slice(Math.max(0, lines.length - length)).join('\n');
 }
