@@ -16,7 +16,7 @@ import { flavorsOf, getInstance, startAction, updateInstance, systemMetadataOf, 
 import { flavorAccessible, flavorByFlavorId, flavorCopy } from '../store/flavors.js';
 import { keypairByName } from '../store/keypairs.js';
 import { ImageClient, imageProperties } from '../../image/client.js';
-import { callAgent, castAction, unshelveInstance } from '../conductor.js';
+import { callAgent, castAction, deleteInstance, unshelveInstance } from '../conductor.js';
 import { getAllocations, putAllocations, deleteAllocations, flavorResources } from '../scheduler.js';
 import { canonicalIpv6 } from './views.js';
 
@@ -382,6 +382,22 @@ const createBackup: Handler = async (a) => {
   return undefined;
 };
 
+/**
+ * Deferred delete: deletes here are immediate (Nova's default reclaim_instance_interval = 0), so no
+ * server is ever SOFT_DELETED: restore finds none to restore, forceDelete is a delete.
+ */
+const restore: Handler = async (a) => {
+  authorize(a.ctx, a.rc, 'os_compute_api:os-deferred-delete:restore', { project_id: a.inst.project_id });
+  checkState(a.inst, 'restore', { vm: [VM.SOFT_DELETED] });
+};
+
+const forceDelete: Handler = async (a) => {
+  authorize(a.ctx, a.rc, 'os_compute_api:os-deferred-delete:force', { project_id: a.inst.project_id });
+  checkLock(a);
+  await record(a, 'delete');
+  await deleteInstance(a.ctx, a.inst, a.req.id);
+};
+
 const ACTIONS: Record<string, Handler> = {
   'os-stop': simple('os_compute_api:servers:stop', 'stop', { vm: [VM.ACTIVE, VM.ERROR] }, TASK.POWERING_OFF, 'stop'),
   'os-start': simple('os_compute_api:servers:start', 'start', { vm: [VM.STOPPED] }, TASK.POWERING_ON, 'start'),
@@ -393,7 +409,7 @@ const ACTIONS: Record<string, Handler> = {
   unrescue: simple('os_compute_api:os-unrescue', 'unrescue', { vm: [VM.RESCUED] }, TASK.UNRESCUING, 'unrescue'),
   lock, unlock, createImage, resize, confirmResize, revertResize, rebuild, rescue, shelve, shelveOffload, unshelve,
   'os-getConsoleOutput': consoleOutput,
-  changePassword, 'os-resetState': resetState, migrate, createBackup,
+  changePassword, 'os-resetState': resetState, migrate, createBackup, restore, forceDelete,
 };
 
 /** Nova's success status per action (202 for the rest). */

@@ -39,4 +39,12 @@ export function registerVersions(app: FastifyInstance): void {
     },
   });
   app.get('/v2.1', one);
+  // The legacy v2.0 endpoint's document (v2.0 is the same API without microversions).
+  app.get('/v2', async (req: FastifyRequest) => ({
+    version: {
+      ...v20(req),
+      links: [...v20(req).links, { rel: 'describedby', type: 'text/html', href: 'http://docs.openstack.org/' }],
+      'media-types': [{ base: 'application/json', type: 'application/vnd.openstack.compute+json;version=2' }],
+    },
+  }));
 }
