@@ -322,10 +322,12 @@ export class ComputeAgent {
       await updateInstance(this.ctx.db, m.uuid, { task_state: TASK.RESIZE_MIGRATING });
       await this.withEvent(m, 'compute_resize_instance', async () => {
         await this.driver.resize(await this.spec(inst, 'old'), await this.spec(inst, 'new'));
+        // A server resized while stopped stays stopped (Nova's old_vm_state).
+        if (systemMetadataOf(inst).old_vm_state === VM.STOPPED) await this.driver.powerOff(m.uuid, 0);
       });
       const fl = flavorsOf(inst);
       await updateInstance(this.ctx.db, m.uuid, {
-        vm_state: VM.RESIZED, task_state: null, power_state: PowerState.RUNNING,
+        vm_state: VM.RESIZED, task_state: null, power_state: await this.driver.powerState(m.uuid),
         flavor: JSON.stringify({ ...fl, cur: fl.new }), vcpus: fl.new!.vcpus, memory_mb: fl.new!.memory_mb, root_gb: fl.new!.root_gb,
         ephemeral_gb: fl.new!.ephemeral_gb, instance_type_id: fl.new!.id,
       });
@@ -342,7 +344,8 @@ export class ComputeAgent {
     try {
       await this.withEvent(m, 'compute_confirm_resize', () => this.driver.confirmResize(m.uuid));
       const fl = flavorsOf(inst);
-      await updateInstance(this.ctx.db, m.uuid, { vm_state: VM.ACTIVE, task_state: null, flavor: JSON.stringify({ cur: fl.cur, old: null, new: null }) });
+      const wasStopped = systemMetadataOf(inst).old_vm_state === VM.STOPPED;
+      await updateInstance(this.ctx.db, m.uuid, { vm_state: wasStopped ? VM.STOPPED : VM.ACTIVE, task_state: null, flavor: JSON.stringify({ cur: fl.cur, old: null, new: null }) });
       await this.ctx.db.updateTable('migrations').set({ status: 'confirmed', updated_at: nowIso() }).where('instance_uuid', '=', m.uuid).where('status', '=', 'finished').execute();
     } catch (e) {
       await this.failed(inst, e, true);
@@ -354,10 +357,14 @@ export class ComputeAgent {
     if (!inst) return;
     try {
       const fl = flavorsOf(inst);
-      await this.withEvent(m, 'compute_revert_resize', async () => { await this.driver.revertResize(await this.spec(inst, 'old')); });
+      const wasStopped = systemMetadataOf(inst).old_vm_state === VM.STOPPED;
+      await this.withEvent(m, 'compute_revert_resize', async () => {
+        await this.driver.revertResize(await this.spec(inst, 'old'));
+        if (wasStopped) await this.driver.powerOff(m.uuid, 0);
+      });
       const old = fl.old!;
       await updateInstance(this.ctx.db, m.uuid, {
-        vm_state: VM.ACTIVE, task_state: null, power_state: PowerState.RUNNING, flavor: JSON.stringify({ cur: old, old: null, new: null }),
+        vm_state: wasStopped ? VM.STOPPED : VM.ACTIVE, task_state: null, power_state: await this.driver.powerState(m.uuid), flavor: JSON.stringify({ cur: old, old: null, new: null }),
         vcpus: old.vcpus, memory_mb: old.memory_mb, root_gb: old.root_gb, ephemeral_gb: old.ephemeral_gb, instance_type_id: old.id,
       });
       await this.ctx.db.updateTable('migrations').set({ status: 'reverted', updated_at: nowIso() }).where('instance_uuid', '=', m.uuid).where('status', '=', 'finished').execute();

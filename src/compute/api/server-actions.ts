@@ -164,7 +164,8 @@ const resize: Handler = async (a) => {
     throw e;
   }
   const disk = arg['OS-DCF:diskConfig'] !== undefined ? { auto_disk_config: arg['OS-DCF:diskConfig'] === 'AUTO' ? 1 : 0 } : {};
-  await begin(a, 'resize', allowed, TASK.RESIZE_PREP, { flavor: JSON.stringify({ cur, old: cur, new: next }), ...disk });
+  const sm = { ...systemMetadataOf(a.inst), old_vm_state: a.inst.vm_state };
+  await begin(a, 'resize', allowed, TASK.RESIZE_PREP, { flavor: JSON.stringify({ cur, old: cur, new: next }), system_metadata: JSON.stringify(sm), ...disk });
   const now = nowIso();
   await a.ctx.db.insertInto('migrations').values({
     uuid: migrationUuid, instance_uuid: a.inst.uuid, source_compute: a.inst.host, dest_compute: a.inst.host, source_node: a.inst.node, dest_node: a.inst.node,

@@ -128,3 +128,24 @@ test('the image proxy (until 2.35): list, show, metadata through the image servi
   assert.equal((await c.call('compute', 'GET', `/images/${imageId}`, { token: other.token, headers: H })).status, 404);
   assert.equal((await c.call('compute', 'GET', '/images', { token: p.token, headers: V })).status, 404, 'gone at 2.36+');
 });
+
+test('resize of a stopped server keeps it stopped through confirm; a smaller disk is refused', async () => {
+  const admin = await c.adminToken();
+  await c.call('compute', 'POST', '/flavors', { token: admin, body: { flavor: { name: 'm1.small', ram: 1024, vcpus: 2, disk: 2, id: '2' } } });
+  const r = await c.call('compute', 'POST', '/servers', { token: p.token, headers: V, body: { server: { name: 'rs', imageRef: imageId, flavorRef: '1', networks: 'none' } } });
+  const id = r.body.server.id;
+  await waitFor(id, (x) => x.status === 'ACTIVE', 'ACTIVE');
+  await action(id, { 'os-stop': null });
+  await waitFor(id, (x) => x.status === 'SHUTOFF', 'SHUTOFF');
+  await action(id, { resize: { flavorRef: '2' } });
+  let s = await waitFor(id, (x) => x.status === 'VERIFY_RESIZE', 'VERIFY_RESIZE');
+  assert.equal(s['OS-EXT-STS:power_state'], 4);
+  assert.equal(s.flavor.original_name, 'm1.small');
+  await action(id, { confirmResize: null }, 204);
+  s = await waitFor(id, (x) => x.status === 'SHUTOFF' && !x['OS-EXT-STS:task_state'], 'SHUTOFF after confirm');
+  await action(id, { 'os-start': null });
+  await waitFor(id, (x) => x.status === 'ACTIVE', 'ACTIVE');
+  await action(id, { resize: { flavorRef: '1' } }, 400); // disk cannot shrink
+  await c.call('compute', 'DELETE', `/servers/${id}`, { token: p.token });
+  await waitFor(id, () => false, 'gone');
+});
