@@ -212,19 +212,20 @@ test('suspend saves the RAM to suspend.state and ends the process; resume contin
   assert.equal((await driver.qmp<{ 'base-memory': number }>(a, 'query-memory-size-summary'))['base-memory'], 256 * MiB);
 });
 
-test('soft reboot resets the guest in place when it ignores ACPI; hard reboot is a new process', { skip }, async () => {
+test('soft reboot: the guest shuts down cleanly on ACPI and boots again; hard reboot is a new process', { skip }, async () => {
   const pid = await pidOf(a);
   const boots = count(await driver.consoleOutput(a), BOOT_MARKER);
   const t0 = performance.now();
   await driver.reboot(spec(a, diskImage), false);
-  assert.ok(performance.now() - t0 >= 1000, 'waited the clean shutdown timeout for ACPI');
-  assert.equal(await pidOf(a), pid, 'same process (system_reset)');
+  assert.equal(await driver.powerState(a), PowerState.RUNNING);
   const ms = await waitConsole(a, BOOT_MARKER, boots + 1);
   console.log(`# soft reboot: marker again after ${(performance.now() - t0).toFixed(0)} ms (${ms.toFixed(0)} ms after the call returned)`);
+  const pid1 = await pidOf(a);
   await driver.reboot(spec(a, diskImage), true);
   const pid2 = await pidOf(a);
-  assert.notEqual(pid2, pid);
-  assert.equal(alive(pid), false);
+  assert.notEqual(pid2, pid1);
+  assert.equal(alive(pid1), false);
+  if (pid1 !== pid) assert.equal(alive(pid), false);
   assert.equal(await driver.powerState(a), PowerState.RUNNING);
 });
 
