@@ -48,6 +48,8 @@ export interface ImageSource {
   data(imageId: string): Promise<Readable>;
   /** Creates nothing: uploads `data` as the bytes of an existing, queued image (snapshots). */
   upload(imageId: string, data: Readable, diskFormat: string): Promise<void>;
+  /** Deletes an image the compute service made (a shelved server's snapshot, once unshelved). Optional. */
+  delete?(imageId: string): Promise<void>;
 }
 
 /** A network interface of the instance (filled once the network service exists). */

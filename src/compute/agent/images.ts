@@ -22,4 +22,6 @@ export class ImageServiceSource implements ImageSource {
   data(imageId: string): Promise<Readable> { return this.client.download(imageId); }
 
   upload(imageId: string, data: Readable): Promise<void> { return this.client.upload(imageId, data); }
+
+  delete(imageId: string): Promise<void> { return this.client.delete(imageId); }
 }

@@ -402,7 +402,11 @@ export class ComputeAgent {
       const spec = await this.spec(inst);
       if (sm.shelved_image_id) spec.image = await this.images.meta(sm.shelved_image_id);
       await this.withEvent(m, 'compute_unshelve_instance', () => this.driver.spawn(spec, this.images));
-      await updateInstance(this.ctx.db, m.uuid, { vm_state: VM.ACTIVE, task_state: null, power_state: PowerState.RUNNING });
+      // The shelve snapshot has served its purpose: Nova deletes it once the server runs again.
+      const rest = { ...sm };
+      delete rest.shelved_image_id; delete rest.shelved_at;
+      await updateInstance(this.ctx.db, m.uuid, { vm_state: VM.ACTIVE, task_state: null, power_state: PowerState.RUNNING, system_metadata: JSON.stringify(rest) });
+      if (sm.shelved_image_id) await this.images.delete?.(sm.shelved_image_id).catch((e) => this.ctx.log.warn({ err: e, uuid: m.uuid }, 'could not delete the shelve snapshot'));
     } catch (e) {
       await deleteAllocations(this.ctx, m.uuid).catch(() => undefined);
       await this.failed(inst, e, true);

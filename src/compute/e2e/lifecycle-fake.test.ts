@@ -149,3 +149,23 @@ test('resize of a stopped server keeps it stopped through confirm; a smaller dis
   await c.call('compute', 'DELETE', `/servers/${id}`, { token: p.token });
   await waitFor(id, () => false, 'gone');
 });
+
+test('shelve offloads (no allocation), unshelve reschedules, and the shelve snapshot is deleted afterwards', async () => {
+  const admin = await c.adminToken();
+  const r = await c.call('compute', 'POST', '/servers', { token: p.token, headers: V, body: { server: { name: 'sh', imageRef: imageId, flavorRef: '1', networks: 'none' } } });
+  const id = r.body.server.id;
+  await waitFor(id, (x) => x.status === 'ACTIVE', 'ACTIVE');
+  await action(id, { shelve: null });
+  await waitFor(id, (x) => x.status === 'SHELVED_OFFLOADED' && !x['OS-EXT-STS:task_state'], 'SHELVED_OFFLOADED');
+  assert.deepEqual((await c.call('placement', 'GET', `/allocations/${id}`, { token: admin })).body.allocations, {});
+  const snaps = await c.call('image', 'GET', `/v2/images?name=sh-shelved`, { token: p.token });
+  assert.equal(snaps.body.images.length, 1);
+  assert.equal(snaps.body.images[0].status, 'active');
+  await action(id, { unshelve: null });
+  await waitFor(id, (x) => x.status === 'ACTIVE' && !x['OS-EXT-STS:task_state'], 'ACTIVE after unshelve');
+  assert.equal(Object.keys((await c.call('placement', 'GET', `/allocations/${id}`, { token: admin })).body.allocations).length, 1);
+  for (let i = 0; i < 50 && (await c.call('image', 'GET', `/v2/images/${snaps.body.images[0].id}`, { token: p.token })).status !== 404; i++) await new Promise((res) => setTimeout(res, 100));
+  assert.equal((await c.call('image', 'GET', `/v2/images/${snaps.body.images[0].id}`, { token: p.token })).status, 404);
+  await c.call('compute', 'DELETE', `/servers/${id}`, { token: p.token });
+  await waitFor(id, () => false, 'gone');
+});
