@@ -18,6 +18,9 @@ test('version discovery needs no token and names the microversion range', async 
   const one = await fetch(root() + '/v2.1/');
   assert.equal(one.status, 200);
   assert.equal(((await one.json()) as { version: { id: string } }).version.id, 'v2.1');
+  const v2 = await fetch(root() + '/v2/');
+  assert.equal(v2.status, 200);
+  assert.equal(((await v2.json()) as { version: { id: string } }).version.id, 'v2.0');
 });
 
 test('microversion negotiation: header echoed, 406 out of range, 400 malformed', async () => {

@@ -169,3 +169,14 @@ test('shelve offloads (no allocation), unshelve reschedules, and the shelve snap
   await c.call('compute', 'DELETE', `/servers/${id}`, { token: p.token });
   await waitFor(id, () => false, 'gone');
 });
+
+test('deferred delete is off (Nova\'s default): restore finds nothing to restore, forceDelete deletes', async () => {
+  const r = await c.call('compute', 'POST', '/servers', { token: p.token, headers: V, body: { server: { name: 'fd', imageRef: imageId, flavorRef: '1', networks: 'none' } } });
+  const id = r.body.server.id;
+  await waitFor(id, (x) => x.status === 'ACTIVE', 'ACTIVE');
+  const restore = await action(id, { restore: null }, 409);
+  assert.match(restore.body.conflictingRequest.message, /Cannot 'restore' instance .* while it is in vm_state active/);
+  assert.equal((await c.call('compute', 'POST', '/servers/00000000-0000-4000-8000-000000000000/action', { token: p.token, body: { forceDelete: null } })).status, 404);
+  await action(id, { forceDelete: null });
+  await waitFor(id, () => false, 'gone');
+});
