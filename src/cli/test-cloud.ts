@@ -73,17 +73,18 @@ export async function startTestCloud(o: StartOptions): Promise<TestCloud> {
     DEFAULT: { data_dir: dataDir, log_level: 'warn', enabled_services: ['identity', ...o.services.filter((s) => s !== 'identity')] },
     identity: { password_hash_rounds: 4, admin_port: 0, admin_password: 'secret-admin' },
   };
-  const urls: Record<string, string> = {};
   for (const svc of ['identity', ...o.services]) {
-    for (const [section, option, path] of PORTS[svc] ?? []) {
-      const port = await freePort();
-      (overrides[section] ??= {})[option] = port;
-      if (option === 'port') urls[svc] = `http://127.0.0.1:${port}${path}`;
-    }
+    for (const [section, option] of PORTS[svc] ?? []) (overrides[section] ??= {})[option] = await freePort();
   }
   // Compute without Placement is an API-only test: no agent (it would register with Placement).
   if (o.services.includes('compute') && !o.services.includes('placement')) (overrides.compute ??= {}).run_agent = false;
   for (const [s, kv] of Object.entries(o.config ?? {})) overrides[s] = { ...(overrides[s] ?? {}), ...kv };
+  // The services' URLs, from the ports in force (a caller may pin them, e.g. to restart on the same ones).
+  const urls: Record<string, string> = {};
+  for (const svc of ['identity', ...o.services]) {
+    const [section, , path] = PORTS[svc]?.[0] ?? [];
+    if (section) urls[svc] = `http://127.0.0.1:${String(overrides[section]!.port)}${path}`;
+  }
   const cfg = loadConfig({ env: {}, overrides });
   let cloud: RunningCloud;
   try {

@@ -180,3 +180,23 @@ test('deferred delete is off (Nova\'s default): restore finds nothing to restore
   await action(id, { forceDelete: null });
   await waitFor(id, () => false, 'gone');
 });
+
+test('server groups: anti-affinity keeps a second member off the only host; affinity puts members together', async () => {
+  const mk = async (policy: string) => (await c.call('compute', 'POST', '/os-server-groups', { token: p.token, headers: V, body: { server_group: { name: `g-${policy}`, policy } } })).body.server_group.id;
+  const boot = async (name: string, group: string) => (await c.call('compute', 'POST', '/servers', { token: p.token, headers: V, body: { server: { name, imageRef: imageId, flavorRef: '1', networks: 'none' }, 'os:scheduler_hints': { group } } })).body.server.id;
+  const anti = await mk('anti-affinity');
+  const a1 = await boot('anti-1', anti);
+  await waitFor(a1, (x) => x.status === 'ACTIVE', 'first member ACTIVE');
+  const a2 = await boot('anti-2', anti);
+  const s2 = await waitFor(a2, (x) => x.status === 'ERROR', 'second member refused');
+  assert.match(s2.fault.message, /No valid host was found/);
+  const g = await c.call('compute', 'GET', `/os-server-groups/${anti}`, { token: p.token, headers: V });
+  assert.deepEqual(g.body.server_group.members.sort(), [a1, a2].sort());
+  const aff = await mk('affinity');
+  const b1 = await boot('aff-1', aff);
+  const b2 = await boot('aff-2', aff);
+  const [h1, h2] = await Promise.all([b1, b2].map((id) => waitFor(id, (x) => x.status === 'ACTIVE', 'affinity member ACTIVE')));
+  assert.equal(h1.hostId, h2.hostId);
+  for (const id of [a1, a2, b1, b2]) await c.call('compute', 'DELETE', `/servers/${id}`, { token: p.token });
+  for (const id of [a1, a2, b1, b2]) await waitFor(id, () => false, 'gone');
+});
