@@ -157,7 +157,7 @@ export async function upCommand(o: Opts): Promise<void> {
   out(`monostack ready: source ${cloud.openrc} and use the openstack CLI`);
 
   let stopping = false;
-  const stop = async (sig: string) => {
+  const stop = async () => {
     if (stopping) return;
     stopping = true;
     try {
@@ -166,10 +166,9 @@ export async function upCommand(o: Opts): Promise<void> {
       out('monostack stopped');
       process.exit(0);
     }
-    void sig;
   };
-  process.on('SIGINT', () => void stop('SIGINT'));
-  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop());
+  process.on('SIGTERM', () => void stop());
 }
 
 export async function bootstrapCommand(o: Opts): Promise<void> {

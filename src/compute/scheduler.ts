@@ -106,13 +106,9 @@ async function hostInZone(ctx: ComputeContext, host: string, zone: string): Prom
 }
 
 export async function hostZone(ctx: ComputeContext, host: string): Promise<string> {
-  try {
-    const r = await ctx.db.selectFrom('aggregate_hosts as h').innerJoin('aggregate_metadata as m', 'm.aggregate_id', 'h.aggregate_id')
-      .select('m.value').where('h.host', '=', host).where('m.key', '=', 'availability_zone').executeTakeFirst();
-    return (r?.value as string | undefined) ?? 'nova';
-  } catch {
-    return 'nova'; // aggregates not migrated yet
-  }
+  const r = await ctx.db.selectFrom('aggregate_hosts as h').innerJoin('aggregate_metadata as m', 'm.aggregate_id', 'h.aggregate_id')
+    .select('m.value').where('h.host', '=', host).where('m.key', '=', 'availability_zone').executeTakeFirst();
+  return (r?.value as string | undefined) ?? 'nova';
 }
 
 /** Removes the instance's (or migration's) allocations; a missing consumer is fine. */
