@@ -962,9 +962,20 @@ async function isOurQemu(pid: number, marker: string): Promise<boolean> {
 async function waitGone(pid: number, marker: string, timeoutMs: number): Promise<boolean> {
   const end = Date.now() + timeoutMs;
   for (;;) {
-    if (!(await isOurQemu(pid, marker))) return true;
+    // A killed process loses its command line before it has exited: wait for both.
+    if (!(await isOurQemu(pid, marker)) && !(await stillExiting(pid))) return true;
     if (Date.now() >= end) return false;
     await sleep(20);
+  }
+}
+
+/** True while the process exists and is not yet a zombie (it may be tearing down after a kill). */
+async function stillExiting(pid: number): Promise<boolean> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    return !/\) [ZX] /.test(stat);
+  } catch {
+    return false;
   }
 }
 
