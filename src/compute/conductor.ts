@@ -10,6 +10,7 @@ import type { ComputeContext } from './context.js';
 import { addFault, flavorsOf, getInstance, markDeleted, updateInstance, type InstanceRow } from './store/instances.js';
 import { deleteAllocations, NoValidHost, schedule, type ScheduleRequest } from './scheduler.js';
 import { groupHosts } from './store/server-groups.js';
+import { isUp, listServices } from './store/services.js';
 import { agentTopic, type AgentMessage } from './agent/manager.js';
 import { VM, TASK } from './states.js';
 
@@ -85,8 +86,8 @@ async function buildOne(ctx: ComputeContext, uuid: string, o: BuildOptions): Pro
 
 /** Whether the host's compute service has reported within the last minute. */
 export async function hostIsUp(ctx: ComputeContext, host: string): Promise<boolean> {
-  const r = await ctx.db.selectFrom('services').select(['last_seen_up', 'forced_down']).where('host', '=', host).where('binary', '=', 'nova-compute').executeTakeFirst();
-  return !!r && !r.forced_down && !!r.last_seen_up && Date.now() - Date.parse(r.last_seen_up as string) < 60_000;
+  const [r] = await listServices(ctx.db, { host, binary: 'nova-compute' });
+  return !!r && isUp(r);
 }
 
 /** Deletes an instance: on its host through the agent, or locally when it never got one or the host is down. */

@@ -8,6 +8,7 @@
 import { ApiError } from '../common/errors.js';
 import type { ComputeContext } from './context.js';
 import type { FlavorCopy } from './store/flavors.js';
+import { isUp, listServices } from './store/services.js';
 
 export class NoValidHost extends Error {
   constructor(readonly reasons: string[]) {
@@ -62,9 +63,7 @@ export async function schedule(ctx: ComputeContext, req: ScheduleRequest): Promi
   const providerIds = [...new Set(requests.flatMap((a) => Object.keys(a.allocations)))];
   const nodes = await ctx.db.selectFrom('compute_nodes').select(['uuid', 'host', 'hypervisor_hostname']).where('uuid', 'in', providerIds).execute();
   const nodeByUuid = new Map(nodes.map((n) => [n.uuid as string, n]));
-  const services = await ctx.db.selectFrom('services').select(['host', 'disabled', 'forced_down', 'last_seen_up'])
-    .where('binary', '=', 'nova-compute').execute();
-  const svcByHost = new Map(services.map((s) => [s.host as string, s]));
+  const svcByHost = new Map((await listServices(ctx.db, { binary: 'nova-compute' })).map((s) => [s.host, s]));
 
   for (const cand of requests) {
     const rp = Object.keys(cand.allocations)[0]!;
@@ -74,7 +73,7 @@ export async function schedule(ctx: ComputeContext, req: ScheduleRequest): Promi
     const svc = svcByHost.get(host);
     if (!svc) { reasons.push(`${host}: no compute service`); continue; }
     if (svc.disabled) { reasons.push(`${host}: compute service disabled`); continue; }
-    if (svc.forced_down || !svc.last_seen_up || Date.now() - Date.parse(svc.last_seen_up) > 60_000) { reasons.push(`${host}: compute service down`); continue; }
+    if (!isUp(svc)) { reasons.push(`${host}: compute service down`); continue; }
     if (req.ignoreHosts?.includes(host)) { reasons.push(`${host}: ignored for this request`); continue; }
     if (req.requestedHost && req.requestedHost !== host) { reasons.push(`${host}: not the requested host`); continue; }
     if (req.availabilityZone && !(await hostInZone(ctx, host, req.availabilityZone))) { reasons.push(`${host}: not in availability zone ${req.availabilityZone}`); continue; }

@@ -3,7 +3,6 @@
 // the bus. Callers authenticate with Keystone tokens (common/auth); other services (placement,
 // image, network) are reached through the nova service user's session and the catalog.
 
-import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../common/config.js';
 import type { Logger } from '../common/log.js';
@@ -27,6 +26,7 @@ import { startConsoleProxy, type ConsoleProxy } from './console/proxy.js';
 import { resolveConsoleToken } from './console/tokens.js';
 import { callAgent } from './conductor.js';
 import { getInstance } from './store/instances.js';
+import { heartbeat } from './store/services.js';
 import type { VncConsole } from './agent/driver.js';
 
 export interface ComputeServiceDeps {
@@ -153,18 +153,7 @@ export async function createComputeService(deps: ComputeServiceDeps): Promise<Co
 /** nova-scheduler and nova-conductor rows for this host (internal zone), kept up by a heartbeat. */
 async function registerControlServices(ctx: ComputeContext): Promise<NodeJS.Timeout> {
   const beat = async () => {
-    const now = new Date().toISOString();
-    for (const binary of ['nova-scheduler', 'nova-conductor']) {
-      const row = await ctx.db.selectFrom('services').select('id').where('host', '=', ctx.opts.host).where('binary', '=', binary).executeTakeFirst();
-      if (row) {
-        await ctx.db.updateTable('services').set((eb) => ({ last_seen_up: now, updated_at: now, report_count: eb('report_count', '+', 1) })).where('id', '=', row.id).execute();
-      } else {
-        await ctx.db.insertInto('services').values({
-          uuid: randomUUID(), host: ctx.opts.host, binary, topic: binary.replace('nova-', ''), report_count: 0, disabled: 0, forced_down: 0,
-          last_seen_up: now, created_at: now, updated_at: now,
-        }).execute();
-      }
-    }
+    for (const binary of ['nova-scheduler', 'nova-conductor']) await heartbeat(ctx.db, ctx.opts.host, binary);
   };
   await beat();
   const t = setInterval(() => { void beat().catch((e) => ctx.log.warn({ err: e }, 'service heartbeat failed')); }, 10_000);

@@ -5,7 +5,6 @@
 // row. On start it reconciles: VMs that still run keep running and the database learns their
 // power state; operations that were cut off by a restart leave the instance in ERROR with a fault.
 
-import { randomUUID } from 'node:crypto';
 import type { ComputeContext } from '../context.js';
 import { nowIso, parseJson } from '../context.js';
 import {
@@ -13,6 +12,7 @@ import {
 } from '../store/instances.js';
 import { PowerState, type HypervisorDriver, type ImageMeta, type ImageSource, type InstanceSpec } from './driver.js';
 import { deleteAllocations, placementJson } from '../scheduler.js';
+import { heartbeat, upsertComputeNode, upsertService } from '../store/services.js';
 import { VM, TASK } from '../states.js';
 
 export const agentTopic = (host: string) => `compute.${host}`;
@@ -65,22 +65,11 @@ export class ComputeAgent {
   // --- registration -----------------------------------------------------------------------------
 
   private async registerService(): Promise<void> {
-    const db = this.ctx.db;
-    const now = nowIso();
-    const row = await db.selectFrom('services').select('id').where('host', '=', this.host).where('binary', '=', 'nova-compute').executeTakeFirst();
-    if (row) await db.updateTable('services').set({ last_seen_up: now, updated_at: now }).where('id', '=', row.id).execute();
-    else {
-      await db.insertInto('services').values({
-        uuid: randomUUID(), host: this.host, binary: 'nova-compute', topic: 'compute', report_count: 0, disabled: 0, forced_down: 0,
-        last_seen_up: now, created_at: now, updated_at: now,
-      }).execute();
-    }
+    await upsertService(this.ctx.db, this.host, 'nova-compute', 'compute');
   }
 
   private async beat(): Promise<void> {
-    const now = nowIso();
-    await this.ctx.db.updateTable('services').set((eb) => ({ last_seen_up: now, report_count: eb('report_count', '+', 1) }))
-      .where('host', '=', this.host).where('binary', '=', 'nova-compute').execute();
+    await heartbeat(this.ctx.db, this.host, 'nova-compute');
   }
 
   /** The hypervisor row and its Placement resource provider (same uuid) with the host's inventory. */
@@ -88,15 +77,11 @@ export class ComputeAgent {
     const db = this.ctx.db;
     const res = await this.driver.hostResources();
     const cfg = this.ctx.cfg.compute;
-    const now = nowIso();
-    const existing = await db.selectFrom('compute_nodes').select(['uuid']).where('hypervisor_hostname', '=', this.host).executeTakeFirst();
-    this.nodeUuid = (existing?.uuid as string | undefined) ?? randomUUID();
-    const values = {
+    // The node's uuid is also its Placement resource provider's.
+    this.nodeUuid = (await upsertComputeNode(db, {
       host: this.host, hypervisor_hostname: this.host, hypervisor_type: res.hypervisorType, hypervisor_version: res.hypervisorVersion,
-      vcpus: res.vcpus, memory_mb: res.memoryMb, local_gb: res.diskGb, cpu_info: JSON.stringify(res.cpuInfo), host_ip: res.hostIp, updated_at: now,
-    };
-    if (existing) await db.updateTable('compute_nodes').set(values).where('uuid', '=', this.nodeUuid).execute();
-    else await db.insertInto('compute_nodes').values({ ...values, uuid: this.nodeUuid, created_at: now }).execute();
+      vcpus: res.vcpus, memory_mb: res.memoryMb, local_gb: res.diskGb, cpu_info: res.cpuInfo, host_ip: res.hostIp,
+    })).uuid;
 
     // Placement: the provider, then its inventory (retrying on a generation race).
     const rp = await placementJson(this.ctx, 'GET', `/resource_providers/${this.nodeUuid}`);

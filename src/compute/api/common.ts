@@ -9,6 +9,7 @@ import type { ComputeContext, RequestContext } from '../context.js';
 import { allowed } from '../context.js';
 import { faultsOf, getInstance, metadataOf, tagsOf, type InstanceRow } from '../store/instances.js';
 import type { ServerExtras } from './views.js';
+import { isUp, listServices } from '../store/services.js';
 
 export const UUID_RE = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
 
@@ -75,11 +76,9 @@ export async function serverExtras(ctx: ComputeContext, rows: InstanceRow[]): Pr
 async function hostStatuses(ctx: ComputeContext, hosts: string[]): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   if (!hosts.length) return out;
-  const rows = await ctx.db.selectFrom('services').select(['host', 'disabled', 'forced_down', 'last_seen_up'])
-    .where('binary', '=', 'nova-compute').where('host', 'in', hosts).execute();
-  for (const r of rows) {
-    const up = !r.forced_down && r.last_seen_up && Date.now() - Date.parse(r.last_seen_up) < 60_000;
-    out.set(r.host, !up ? 'DOWN' : r.disabled ? 'MAINTENANCE' : 'UP');
+  const wanted = new Set(hosts);
+  for (const r of await listServices(ctx.db, { binary: 'nova-compute' })) {
+    if (wanted.has(r.host)) out.set(r.host, !isUp(r) ? 'DOWN' : r.disabled ? 'MAINTENANCE' : 'UP');
   }
   return out;
 }
