@@ -125,19 +125,24 @@ export async function startUp(o: UpOptions): Promise<UpProcess> {
   };
 }
 
-/** Kills the QEMU processes whose command line names a path under `dir` (a test's leftovers). */
-export function killGuestsUnder(dir: string): number {
-  let n = 0;
+/** Pids of the QEMU processes whose command line contains `needle` (an instance uuid, a data directory). */
+export function qemuPidsMentioning(needle: string): number[] {
+  const out: number[] = [];
   for (const d of readdirSync('/proc')) {
     if (!/^\d+$/.test(d)) continue;
     try {
       const cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8');
-      if (cmd.startsWith('qemu-system') || cmd.includes('/qemu-system')) {
-        if (cmd.includes(dir)) { process.kill(Number(d), 'SIGKILL'); n++; }
-      }
+      if (cmd.includes('qemu-system') && cmd.includes(needle)) out.push(Number(d));
     } catch { /* gone */ }
   }
-  return n;
+  return out;
+}
+
+/** Kills the QEMU processes whose command line names a path under `dir` (a test's leftovers). */
+export function killGuestsUnder(dir: string): number {
+  const pids = qemuPidsMentioning(dir);
+  for (const pid of pids) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+  return pids.length;
 }
 
 /** A `| field | value |` row of a CLI table. */

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startTestCloud, type TestCloud, type Project } from '../../cli/test-cloud.js';
-import { killGuestsUnder } from '../../cli/up-process.js';
+import { killGuestsUnder, qemuPidsMentioning } from '../../cli/up-process.js';
 import { testImages } from '../agent/drivers/testing.js';
 
 let c: TestCloud;
@@ -19,14 +19,7 @@ let instancesPath: string;
 const V = { 'OpenStack-API-Version': 'compute 2.93' };
 const skip = !existsSync('/usr/bin/qemu-system-x86_64') ? 'qemu-system-x86 not installed' : false;
 
-function qemuProcesses(): number {
-  let n = 0;
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try { const cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8'); if (cmd.includes('qemu-system') && cmd.includes(instancesPath)) n++; } catch { /* gone */ }
-  }
-  return n;
-}
+const qemuProcesses = (): number => qemuPidsMentioning(instancesPath).length;
 const instanceDirs = () => (existsSync(instancesPath) ? readdirSync(instancesPath).filter((d) => /^[0-9a-f-]{36}$/.test(d)).length : 0);
 async function allocations(): Promise<number> {
   const admin = await c.adminToken();

@@ -5,22 +5,15 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startTestCloud, type TestCloud } from '../../cli/test-cloud.js';
-import { killGuestsUnder } from '../../cli/up-process.js';
+import { killGuestsUnder, qemuPidsMentioning } from '../../cli/up-process.js';
 import { freePort } from '../../common/testing/process.js';
 import { testImages } from '../agent/drivers/testing.js';
 
-function qemuPids(needle: string): number[] {
-  const out: number[] = [];
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try { const cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8'); if (cmd.includes('qemu-system') && cmd.includes(needle)) out.push(Number(d)); } catch { /* gone */ }
-  }
-  return out;
-}
+const qemuPids = qemuPidsMentioning;
 
 test('a running guest survives a restart of the whole control plane', { skip: existsSync('/usr/bin/qemu-system-x86_64') ? false : 'qemu-system-x86 not installed', timeout: 300_000 }, async () => {
   const imgs = await testImages();

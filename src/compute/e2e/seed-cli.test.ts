@@ -9,10 +9,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { existsSync, readFileSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { projectRoot } from '../../common/testing/process.js';
-import { startUp, tableField, type UpProcess } from '../../cli/up-process.js';
+import { qemuPidsMentioning, startUp, tableField, type UpProcess } from '../../cli/up-process.js';
 
 const root = projectRoot(import.meta.url);
 const IMAGES = join(root, '.tmp', 'images');
@@ -22,18 +22,7 @@ function testImages(): string {
   return IMAGES;
 }
 
-/** Pids of QEMU processes whose command line names the instance. */
-function qemuPids(uuid: string): number[] {
-  const out: number[] = [];
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8');
-      if (cmd.includes('qemu-system') && cmd.includes(uuid)) out.push(Number(d));
-    } catch { /* gone */ }
-  }
-  return out;
-}
+const qemuPids = qemuPidsMentioning;
 
 function qemuArgs(pid: number): string[] {
   return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');

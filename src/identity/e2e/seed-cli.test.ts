@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, projectRoot } from '../../common/testing/process.js';
+import { parseOpenrc } from '../../cli/up-process.js';
 
 const OPENSTACK = '/usr/bin/openstack';
 const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
@@ -25,19 +26,6 @@ const root = projectRoot(import.meta.url);
  * --outDir build), so a test never runs against another build's code.
  */
 const entry = here.startsWith(join(root, 'dist') + sep) ? join(root, 'bin', 'monostack.js') : join(here, '..', '..', 'cli', 'main.js');
-
-/** `export NAME=value` lines of an openrc, with the shell's single quoting undone. */
-function parseOpenrc(text: string): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const line of text.split('\n')) {
-    const m = /^export ([A-Z_]+)=(.*)$/.exec(line.trim());
-    if (!m) continue;
-    let v = m[2]!;
-    if (v.startsWith("'")) v = v.slice(1, -1).replace(/'\\''/g, "'");
-    env[m[1]!] = v;
-  }
-  return env;
-}
 
 interface Run { code: number; stdout: string; stderr: string; out: string }
 
