@@ -19,6 +19,8 @@ export interface BuildOptions {
   groupId: number | null;
   requestedHost: string | null;
   availabilityZone: string | null;
+  /** The create action of each instance (from startAction), so that the build need not look it up. */
+  actionIds?: Map<string, number>;
 }
 
 /** The id of the instance action a request started, for the agent's events. */
@@ -75,7 +77,7 @@ async function buildOne(ctx: ComputeContext, uuid: string, o: BuildOptions): Pro
     await deleteAllocations(ctx, uuid);
     return;
   }
-  const msg: AgentMessage = { op: 'build', uuid, requestId: o.requestId, actionId: await actionIdFor(ctx, uuid, o.requestId) };
+  const msg: AgentMessage = { op: 'build', uuid, requestId: o.requestId, actionId: o.actionIds?.get(uuid) ?? await actionIdFor(ctx, uuid, o.requestId) };
   try {
     await ctx.bus.cast(agentTopic(where.host), msg);
   } catch (e) {

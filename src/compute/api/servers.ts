@@ -194,6 +194,7 @@ async function create(ctx: ComputeContext, req: FastifyRequest) {
     image_min_ram: String(image.min_ram ?? 0), image_size: String(imageSize), image_properties: JSON.stringify(props), image_name: image.name ?? '',
   };
   const created: InstanceRow[] = [];
+  const actionIds = new Map<string, number>();
   for (let i = 0; i < count; i++) {
     const uuid = randomUUID();
     const name = count > 1 ? `${s.name}-${i + 1}` : s.name;
@@ -213,11 +214,11 @@ async function create(ctx: ComputeContext, req: FastifyRequest) {
     };
     await insertInstance(ctx.db, row, s.metadata ?? {}, s.tags ?? []);
     if (group) await addMember(ctx.db, group.id, uuid);
-    await startAction(ctx.db, { uuid, action: 'create', requestId: req.id, userId: rc.userId, projectId: rc.projectId });
+    actionIds.set(uuid, await startAction(ctx.db, { uuid, action: 'create', requestId: req.id, userId: rc.userId, projectId: rc.projectId }));
     created.push({ ...row, id: 0 });
   }
   const work = buildInstances(ctx, created.map((r) => r.uuid), {
-    requestId: req.id, groupId: group?.id ?? null, requestedHost: s.host ?? null, availabilityZone: s.availability_zone ?? null,
+    requestId: req.id, groupId: group?.id ?? null, requestedHost: s.host ?? null, availabilityZone: s.availability_zone ?? null, actionIds,
   });
   ctx.background.add(work);
   void work.finally(() => ctx.background.delete(work));
