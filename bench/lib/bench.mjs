@@ -133,13 +133,17 @@ export const TICK = 100; // USER_HZ on Linux
 export function cpuSnapshot(pid) {
   const snap = { server: null, self: (process.cpuUsage().user + process.cpuUsage().system) / 1e6, busy: null, total: null };
   try {
-    const st = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
-    snap.server = (Number(f[11]) + Number(f[12])) / TICK; // utime, stime
+    // A list of pids (a server of several processes, as uWSGI's workers) counts as one server.
+    snap.server = 0;
+    for (const p of Array.isArray(pid) ? pid : [pid]) {
+      const st = readFileSync(`/proc/${p}/stat`, 'utf8');
+      const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+      snap.server += (Number(f[11]) + Number(f[12])) / TICK; // utime, stime
+    }
     const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
     snap.total = cpu.slice(0, 8).reduce((x, y) => x + y, 0) / TICK;
     snap.busy = snap.total - (cpu[3] + cpu[4]) / TICK; // minus idle, iowait
-  } catch { /* not Linux */ }
+  } catch { snap.server = null; /* not Linux */ }
   return snap;
 }
 
