@@ -5,7 +5,13 @@
 //   node bench/image/run.mjs [--build-dir dist] [--out results.json] [--duration 5] [--warmup 1]
 //        [--connections 1,16] [--only baseline,upload,download,list,show,create] [--size-mib 1024]
 //        [--rounds 2] [--reads 3] [--images 1000] [--walks 5] [--tmp-dir DIR] [--wait-quiet S]
-//        [--profile DIR] [--keep]
+//        [--profile DIR] [--keep] [--glance]
+//
+// --glance: the real Glance 25 (Debian 12) runs beside monostack in the same run (glance.mjs: installed
+// from Debian's packages when missing, uWSGI as Debian configures it, the file store, tokens from the
+// same identity service) and gets the same upload, download, image-show and 1,000-image list; its
+// figures are the × Glance column. Without it (or when Glance cannot be started) the column uses
+// constants measured by an earlier session, labelled as such.
 //
 // Data path (one 1 GiB raw image: random bytes behind an MBR partition table):
 //  - limits: (a) buffered write + fdatasync of the same bytes into the store's filesystem (a
@@ -38,6 +44,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createHash, randomBytes, randomFillSync } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
+import { startGlance } from './glance.mjs';
 import {
   log, nowUs, sleep, freePort, startChild, stopChild, call, must, passwordAuth, pool, percentile,
   cpuSnapshot, threadCpu, threadCpuDelta, minorFaults, waitIdle, quietWait, measure as measureRun, markdownTable, fmt as f,
@@ -62,13 +69,14 @@ const { values: a } = parseArgs({
     'wait-quiet': { type: 'string', default: '0' },
     profile: { type: 'string' },
     keep: { type: 'boolean', default: false },
+    glance: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
 if (a.help) {
   process.stdout.write('usage: node bench/image/run.mjs [--build-dir dist] [--out FILE] [--duration 5] [--warmup 1] [--connections 1,16]\n' +
     '         [--only baseline,upload,download,list,show,create] [--size-mib 1024] [--rounds 2] [--reads 3] [--images 1000] [--walks 5]\n' +
-    '         [--tmp-dir DIR] [--wait-quiet SECONDS] [--profile DIR] [--keep]\n');
+    '         [--tmp-dir DIR] [--wait-quiet SECONDS] [--profile DIR] [--keep] [--glance]\n');
   process.exit(0);
 }
 
@@ -90,7 +98,8 @@ if (!existsSync(join(build, 'cli', 'main.js'))) {
   process.exit(2);
 }
 
-// The real Glance 25 (Debian 12, file store, uWSGI) on this same machine, and the goals.
+// Glance 25 (Debian 12, file store, uWSGI) as an earlier session measured it, possibly on a faster
+// machine: the fallback for the × Glance column when --glance is not given or Glance cannot run.
 const GLANCE = {
   uploadMBps: 185, // hashes md5 and sha512 on one thread; does not fsync
   downloadMBps: 1500,
@@ -102,6 +111,21 @@ const GLANCE_CONC = 16;
 
 const MB = 1e6; // MB/s here are 10^6 bytes per second
 const mbps = (bytes, s) => bytes / MB / s;
+/** n sequential GETs (fetch, as `call`), after one unmeasured: { p50, min, n } in ms — the list
+ * latency compared with Glance, whose every response closes the connection, which autocannon's
+ * latencies do not survive (it times a request from its first attempt on the closed connection). */
+async function seqGets(base, path, token, n) {
+  must(await call(base, 'GET', path, { token }), 200, `GET ${path}`);
+  const ms = [];
+  for (let i = 0; i < n; i++) {
+    const t = nowUs();
+    must(await call(base, 'GET', path, { token }), 200, `GET ${path}`);
+    ms.push((nowUs() - t) / 1000);
+  }
+  ms.sort((x, y) => x - y);
+  return { p50: percentile(ms, 50), min: ms[0], n };
+}
+
 const measure = (label, opts, connections, pid) => measureRun(label, opts, connections, pid, { warmup, duration, waitQuiet });
 
 /** With --wait-quiet, before a data-path measurement: wait until the machine is quiet. */
@@ -265,13 +289,16 @@ const meta = {
 const results = []; // autocannon runs
 const data = { limits: {}, uploads: [], writes: [], downloads: [], reads: { reused1MiB: [], chunk1MiB: [], default64KiB: [] } };
 const children = [];
+const stoppers = []; // Glance's stop()
+// Glance's own runs (--glance): uploads and downloads as ours; its autocannon runs go into `results`.
+const G = { uploads: [], downloads: [] };
 mkdirSync(a['tmp-dir'], { recursive: true });
 const root = mkdtempSync(join(resolve(a['tmp-dir']), 'bench-image-'));
 let cleaned = false;
 const cleanup = async () => {
   if (cleaned) return;
   cleaned = true;
-  await Promise.all(children.map((c) => stopChild(c)));
+  await Promise.all([...children.map((c) => stopChild(c)), ...stoppers.map((f) => f().catch(() => undefined))]);
   if (!a.keep) rmSync(root, { recursive: true, force: true });
   else { // keep the data directories, never the big files
     for (const p of [join(root, 'image.raw'), join(root, 'data', 'images')]) rmSync(p, { recursive: true, force: true });
@@ -348,6 +375,23 @@ try {
     const createImage = async (name) => must(await call(gl, 'POST', '/v2/images', { token, body: createBody(name) }), 201, `create image ${name}`).body;
     let bigId = null;
 
+    // ---- the real Glance, beside it (--glance), with tokens from the same identity service -------------
+    let glance = null;
+    if (a.glance && ['upload', 'download', 'show', 'list'].some((x) => only.has(x))) {
+      try {
+        const t1 = Date.now();
+        glance = await startGlance({ root, port: await freePort(), authUrl: `${ks}/v3`, username: 'admin', password: adminPassword, project: 'admin', log: (s) => log(`glance: ${s}`) });
+        stoppers.push(glance.stop);
+        meta.glance = { version: glance.version, url: glance.url, processes: glance.processes, threads: glance.threads, startS: (Date.now() - t1) / 1000 };
+        log(`Glance ${glance.version} (uWSGI, ${glance.processes} processes × ${glance.threads} threads) at ${glance.url} in ${meta.glance.startS.toFixed(1)} s`);
+      } catch (e) {
+        meta.glanceError = e.message;
+        log(`Glance could not be started; the × Glance column uses the earlier constants: ${e.message}`);
+      }
+    }
+    const gcall = (method, path, opts) => call(glance.url, method, path, { token, ...opts });
+    let gBigId = null;
+
     // ---- upload rounds, each after the disk's own write of the same bytes ------------------------------
     if (only.has('upload')) {
       must(await call(gl, 'GET', '/v2/images', { token }), 200, 'image list');
@@ -375,6 +419,22 @@ try {
         data.uploads.push({ round: r + 1, seconds: u.seconds, putSeconds: u.putSeconds, MBps: mbps(SIZE, u.seconds), cpu: u.cpu, window: u.window, virtualSize: shown.virtual_size });
         log(`upload round ${r + 1}: ${mbps(SIZE, u.seconds).toFixed(0)} MB/s (${u.seconds.toFixed(2)} s; server CPU ${f(u.cpu.serverCpuS, 2)} s, client CPU ${f(u.cpu.clientCpuS, 2)} s, other ${f(u.cpu.otherCores, 2)} cores); checksums verified`);
         log(`  server CPU by thread: ${threadsText(u.cpu)}`);
+
+        if (glance) {
+          if (gBigId) must(await gcall('DELETE', `/v2/images/${gBigId}`), 204, 'Glance: delete previous upload');
+          const gi = must(await gcall('POST', '/v2/images', { body: createBody(`bench-1gib-${r + 1}`) }), 201, 'Glance: create image').body;
+          const gp = glance.pids();
+          await settle(gp);
+          const gu = await transfer(gp, ['put', `${glance.url}/v2/images/${gi.id}/file`, token, srcFile, String(SIZE), `${glance.url}/v2/images/${gi.id}`]);
+          if (gu.status !== 204) throw new Error(`Glance upload: expected 204, got ${gu.status}: ${gu.text}`);
+          const gs = gu.image;
+          if (gs.status !== 'active' || gs.size !== SIZE || gs.checksum !== md5 || gs.os_hash_value !== sha512) {
+            throw new Error(`Glance's uploaded image differs: ${JSON.stringify({ status: gs.status, size: gs.size, checksum: gs.checksum })}`);
+          }
+          gBigId = gi.id;
+          G.uploads.push({ round: r + 1, seconds: gu.seconds, MBps: mbps(SIZE, gu.seconds), cpu: gu.cpu, window: gu.window });
+          log(`Glance upload round ${r + 1}: ${mbps(SIZE, gu.seconds).toFixed(0)} MB/s (${gu.seconds.toFixed(2)} s; server CPU ${f(gu.cpu.serverCpuS, 2)} s, client CPU ${f(gu.cpu.clientCpuS, 2)} s, other ${f(gu.cpu.otherCores, 2)} cores); checksums verified`);
+        }
       }
       img = null; // the 1 GiB buffer is no longer needed
       meta.bigImageId = bigId;
@@ -404,6 +464,16 @@ try {
         data.downloads.push({ seconds: d.seconds, MBps: mbps(SIZE, d.seconds), cpu: d.cpu, window: d.window });
         log(`read ${i + 1}: plain read into a reused 1 MiB buffer ${mbps(SIZE, r0.seconds).toFixed(0)} MB/s, createReadStream 1 MiB chunks ${mbps(SIZE, r1.seconds).toFixed(0)} MB/s, default 64 KiB chunks ${mbps(SIZE, r2.seconds).toFixed(0)} MB/s; download ${mbps(SIZE, d.seconds).toFixed(0)} MB/s (server CPU ${f(d.cpu.serverCpuS, 2)} s, client CPU ${f(d.cpu.clientCpuS, 2)} s, other ${f(d.cpu.otherCores, 2)} cores)`);
         log(`  server CPU by thread: ${threadsText(d.cpu)}`);
+
+        if (glance && gBigId) {
+          const gp = glance.pids();
+          await settle(gp);
+          const gd = await transfer(gp, ['get', `${glance.url}/v2/images/${gBigId}/file`, token]);
+          if (gd.status !== 200 || gd.bytes !== SIZE) throw new Error(`Glance download: status ${gd.status}, ${gd.bytes} bytes ${gd.text ?? ''}`);
+          if (gd.headers['content-md5'] !== md5) throw new Error(`Glance download: Content-MD5 ${gd.headers['content-md5']} is not ${md5}`);
+          G.downloads.push({ seconds: gd.seconds, MBps: mbps(SIZE, gd.seconds), cpu: gd.cpu, window: gd.window });
+          log(`Glance download ${i + 1}: ${mbps(SIZE, gd.seconds).toFixed(0)} MB/s (server CPU ${f(gd.cpu.serverCpuS, 2)} s, client CPU ${f(gd.cpu.clientCpuS, 2)} s, other ${f(gd.cpu.otherCores, 2)} cores)`);
+        }
       }
     }
 
@@ -434,6 +504,9 @@ try {
     if (only.has('list')) {
       for (const c of conns) results.push(await measure('list-1000', { url: `${gl}/v2/images?limit=1000`, method: 'GET', headers: hdr }, c, pid));
       for (const c of conns) results.push(await measure('list-page', { url: `${gl}/v2/images`, method: 'GET', headers: hdr }, c, pid));
+      await waitIdle(pid);
+      data.listSeq = { ours: await seqGets(gl, '/v2/images?limit=1000', token, 10) };
+      log(`list of ${meta.listedImages}, 10 sequential GETs: p50 ${data.listSeq.ours.p50.toFixed(1)} ms`);
       // The walk through every default page, following `next`, as `openstack image list` does.
       await waitIdle(pid);
       const walks = [];
@@ -456,6 +529,35 @@ try {
       showId ??= (await createImage('bench-show')).id;
       for (const c of conns) results.push(await measure('show', { url: `${gl}/v2/images/${showId}`, method: 'GET', headers: hdr }, c, pid));
     }
+    // Glance: the same 1,000 active 4 KiB images, then the same autocannon runs.
+    if (glance && (only.has('list') || only.has('show'))) {
+      const have = must(await gcall('GET', '/v2/images?limit=1000'), 200, 'Glance: list').body.images.length;
+      const tiny = Buffer.alloc(4096);
+      let gShowId = gBigId;
+      const t1 = Date.now();
+      // One at a time: Glance's SQLite database, written by 8 processes, answers concurrent uploads
+      // with 500 ("database is locked").
+      await pool(Math.max(0, nImages - have), 1, async (i) => {
+        const im = must(await gcall('POST', '/v2/images', { body: createBody(`bench-image-${String(i).padStart(4, '0')}`) }), 201, 'Glance: create image').body;
+        const r = await fetch(`${glance.url}/v2/images/${im.id}/file`, { method: 'PUT', headers: { 'X-Auth-Token': token, 'Content-Type': 'application/octet-stream' }, body: tiny });
+        if (r.status !== 204) throw new Error(`Glance: upload to image ${i}: ${r.status} ${await r.text()}`);
+        gShowId ??= im.id;
+      });
+      meta.glance.imageSetupS = (Date.now() - t1) / 1000;
+      const gl1000 = must(await gcall('GET', '/v2/images?limit=1000'), 200, 'Glance: list 1000');
+      meta.glance.listedImages = gl1000.body.images.length;
+      meta.glance.list1000Bytes = Buffer.byteLength(gl1000.text);
+      meta.glance.showBytes = Buffer.byteLength(must(await gcall('GET', `/v2/images/${gShowId}`), 200, 'Glance: show').text);
+      log(`Glance: images created and uploaded in ${meta.glance.imageSetupS.toFixed(1)} s; it lists ${meta.glance.listedImages} (${meta.glance.list1000Bytes} bytes), image-show ${meta.glance.showBytes} bytes`);
+      const gp = glance.pids();
+      if (only.has('list')) {
+        await settle(gp);
+        data.listSeq.glance = await seqGets(glance.url, '/v2/images?limit=1000', token, 10);
+        log(`Glance: list of ${meta.glance.listedImages}, 10 sequential GETs: p50 ${data.listSeq.glance.p50.toFixed(1)} ms`);
+      }
+      if (only.has('show')) for (const c of conns) results.push(await measure('glance-show', { url: `${glance.url}/v2/images/${gShowId}`, method: 'GET', headers: hdr }, c, gp));
+    }
+    if (glance) { await glance.stop(); stoppers.splice(stoppers.indexOf(glance.stop), 1); }
     if (only.has('create')) {
       const body = JSON.stringify(createBody('bench-create'));
       for (const c of conns) results.push(await measure('create', { url: `${gl}/v2/images`, method: 'POST', headers: { ...hdr, 'content-type': 'application/json' }, body }, c, pid));
@@ -473,16 +575,24 @@ const bw = best(data.writes), bu = best(data.uploads), bd = best(data.downloads)
 const br0 = best(data.reads.reused1MiB), br1 = best(data.reads.chunk1MiB), br64 = best(data.reads.default64KiB);
 const h1 = data.limits.hash1, h2 = data.limits.hash2;
 const pctOf = (x, y) => (x && y ? `${((100 * x) / y).toFixed(0)}%` : '—');
+// The × Glance reference: Glance measured in this run where it was, else the earlier constant.
+const gbu = best(G.uploads), gbd = best(G.downloads);
+const gShow = results.find((x) => x.scenario === 'glance-show' && x.connections === GLANCE_CONC);
+const measured = { uploadMBps: gbu?.MBps, downloadMBps: gbd?.MBps, showRps: gShow?.rps, list1000Ms: data.listSeq?.glance?.p50 };
+const REF = {}, REF_MEASURED = {};
+for (const k of Object.keys(GLANCE)) { REF_MEASURED[k] = measured[k] != null; REF[k] = measured[k] ?? GLANCE[k]; }
+const refCell = (k, unit, d = 0) => `${f(REF[k], d)}${unit}${REF_MEASURED[k] ? '' : ' (const)'}`;
 const summary = {
+  glance: { measured: Object.fromEntries(Object.entries(measured).filter(([, v]) => v != null)), reference: REF, constant: Object.fromEntries(Object.entries(REF_MEASURED).map(([k, v]) => [k, !v])) },
   uploadMBps: bu?.MBps ?? null,
-  uploadVsGlance: bu ? bu.MBps / GLANCE.uploadMBps : null,
-  uploadGoalMet: bu ? bu.MBps >= GLANCE.uploadMBps * GOALS.uploadX : null,
-  uploadAimMet: bu ? bu.MBps >= GLANCE.uploadMBps * GOALS.uploadAimX : null,
+  uploadVsGlance: bu ? bu.MBps / REF.uploadMBps : null,
+  uploadGoalMet: bu ? bu.MBps >= REF.uploadMBps * GOALS.uploadX : null,
+  uploadAimMet: bu ? bu.MBps >= REF.uploadMBps * GOALS.uploadAimX : null,
   uploadOfDiskWrite: bu && bw ? bu.MBps / bw.MBps : null,
   uploadOfHash2: bu && h2 ? bu.MBps / h2.MBps : null,
   uploadOfCeiling: bu && bw && h2 ? bu.MBps / Math.min(bw.MBps, h2.MBps) : null,
   downloadMBps: bd?.MBps ?? null,
-  downloadVsGlance: bd ? bd.MBps / GLANCE.downloadMBps : null,
+  downloadVsGlance: bd ? bd.MBps / REF.downloadMBps : null,
   downloadOfPlainRead: bd && br0 ? bd.MBps / br0.MBps : null,
   downloadOfStreamRead: bd && br1 ? bd.MBps / br1.MBps : null,
   downloadOfDefaultRead: bd && br64 ? bd.MBps / br64.MBps : null,
@@ -499,8 +609,8 @@ if (h2) drows.push([`limit (c): md5 ‖ sha512 in memory, two threads (md5 ${f(h
 if (bw) drows.push([`limit (a): buffered write + fdatasync, store's filesystem (best of ${data.writes.length})`, f(bw.MBps, 0), f(bw.seconds, 2), allOf(data.writes), '—', '—', '—', '—', '—', cpuCell(bw), otherCell(bw)]);
 if (bu) {
   drows.push([`upload: PUT /v2/images/{id}/file until active (best of ${data.uploads.length})`, f(bu.MBps, 0), f(bu.seconds, 2), allOf(data.uploads),
-    `${pctOf(bu.MBps, bw?.MBps)} of (a), ${pctOf(bu.MBps, h2?.MBps)} of (c)`, String(GLANCE.uploadMBps), `${f(summary.uploadVsGlance, 2)}×`,
-    `≥ ${GOALS.uploadX}× = ${GLANCE.uploadMBps * GOALS.uploadX} (aim ${GOALS.uploadAimX}× = ${GLANCE.uploadMBps * GOALS.uploadAimX})`,
+    `${pctOf(bu.MBps, bw?.MBps)} of (a), ${pctOf(bu.MBps, h2?.MBps)} of (c)`, refCell('uploadMBps', ''), `${f(summary.uploadVsGlance, 2)}×`,
+    `≥ ${GOALS.uploadX}× = ${f(REF.uploadMBps * GOALS.uploadX, 0)} (aim ${GOALS.uploadAimX}× = ${f(REF.uploadMBps * GOALS.uploadAimX, 0)})`,
     summary.uploadGoalMet ? (summary.uploadAimMet ? 'yes (aim too)' : 'yes') : 'NO', cpuCell(bu), otherCell(bu)]);
 }
 if (br0) drows.push([`limit: plain read of the store file into a reused 1 MiB buffer, the download client's sink (best of ${data.reads.reused1MiB.length})`, f(br0.MBps, 0), f(br0.seconds, 2), allOf(data.reads.reused1MiB), '—', '—', '—', '—', '—', cpuCell(br0), otherCell(br0)]);
@@ -508,9 +618,12 @@ if (br1) drows.push([`plain read, fs.createReadStream 1 MiB chunks (best of ${da
 if (br64) drows.push([`plain read, fs.createReadStream default 64 KiB chunks (best of ${data.reads.default64KiB.length})`, f(br64.MBps, 0), f(br64.seconds, 2), allOf(data.reads.default64KiB), '—', '—', '—', '—', '—', cpuCell(br64), otherCell(br64)]);
 if (bd) {
   drows.push([`download: GET /v2/images/{id}/file (best of ${data.downloads.length})`, f(bd.MBps, 0), f(bd.seconds, 2), allOf(data.downloads),
-    `${pctOf(bd.MBps, br0?.MBps)} of plain read, ${pctOf(bd.MBps, br1?.MBps)} of createReadStream 1 MiB`, String(GLANCE.downloadMBps), `${f(summary.downloadVsGlance, 2)}×`,
+    `${pctOf(bd.MBps, br0?.MBps)} of plain read, ${pctOf(bd.MBps, br1?.MBps)} of createReadStream 1 MiB`, refCell('downloadMBps', ''), `${f(summary.downloadVsGlance, 2)}×`,
     `≥ ${GOALS.downloadOfRead * 100}% of plain read = ${f(br0 ? br0.MBps * GOALS.downloadOfRead : null, 0)}`, summary.downloadGoalMet ? 'yes' : 'NO', cpuCell(bd), otherCell(bd)]);
 }
+
+if (gbu) drows.push([`Glance 25: upload until active (best of ${G.uploads.length})`, f(gbu.MBps, 0), f(gbu.seconds, 2), allOf(G.uploads), '—', '—', '—', '—', '—', cpuCell(gbu), otherCell(gbu)]);
+if (gbd) drows.push([`Glance 25: download (best of ${G.downloads.length})`, f(gbd.MBps, 0), f(gbd.seconds, 2), allOf(G.downloads), `${pctOf(gbd.MBps, br0?.MBps)} of plain read`, '—', '—', '—', '—', cpuCell(gbd), otherCell(gbd)]);
 
 const LABEL = {
   'baseline-get': 'baseline: GET trivial JSON, same stack',
@@ -519,37 +632,44 @@ const LABEL = {
   create: 'image-create: POST /v2/images (raw/bare, queued)',
   'list-1000': `image list: GET /v2/images?limit=1000 (${meta.listedImages ?? nImages} images)`,
   'list-page': 'image list: GET /v2/images (default page of 25)',
+  'glance-show': 'Glance 25: image-show (a new connection per request: Connection: close)',
 };
 const BASE = { show: 'baseline-get', 'list-1000': 'baseline-get', 'list-page': 'baseline-get', create: 'baseline-post' };
 for (const r of results) {
   const b = BASE[r.scenario] && results.find((x) => x.scenario === BASE[r.scenario] && x.connections === r.connections);
   r.vsBaseline = b ? r.rps / b.rps : null;
   if (r.scenario === 'show' && r.connections === GLANCE_CONC) {
-    r.glance = { rps: GLANCE.showRps };
-    r.vsGlance = r.rps / GLANCE.showRps;
-    r.goal = { x: GOALS.showX, rps: GLANCE.showRps * GOALS.showX, met: r.rps >= GLANCE.showRps * GOALS.showX };
+    r.glance = { rps: REF.showRps, constant: !REF_MEASURED.showRps };
+    r.vsGlance = r.rps / REF.showRps;
+    r.goal = { x: GOALS.showX, rps: Math.round(REF.showRps * GOALS.showX), met: r.rps >= REF.showRps * GOALS.showX };
   }
-  if (r.scenario === 'list-1000' && r.connections === 1) {
-    r.glance = { ms: GLANCE.list1000Ms };
-    r.vsGlance = GLANCE.list1000Ms / r.p50; // times faster
+  if (r.scenario === 'list-1000' && r.connections === 1 && !REF_MEASURED.list1000Ms) {
+    r.glance = { ms: REF.list1000Ms, constant: !REF_MEASURED.list1000Ms };
+    r.vsGlance = REF.list1000Ms / r.p50; // times faster
   }
 }
 const rhead = ['API', 'conc', 'req/s', 'p50 ms', 'p99 ms', '× baseline', 'Glance', '× Glance', 'goal', 'met', 'srv CPU ms/req', 'other CPU'];
 const rrows = results.map((r) => [
-  LABEL[r.scenario], String(r.connections), f(r.rps), f(r.p50, 2), f(r.p99, 2),
+  LABEL[r.scenario], String(r.connections), f(r.rps), r.scenario.startsWith('glance-') ? 'n/a' : f(r.p50, 2), r.scenario.startsWith('glance-') ? 'n/a' : f(r.p99, 2),
   r.vsBaseline === null ? '—' : r.vsBaseline.toPrecision(3),
-  r.glance ? (r.glance.rps ? `${r.glance.rps} req/s` : `${r.glance.ms} ms`) : '—',
+  r.glance ? (r.glance.rps ? `${f(r.glance.rps)} req/s` : `${f(r.glance.ms, 1)} ms`) + (r.glance.constant ? ' (const)' : '') : '—',
   r.vsGlance !== undefined ? `${f(r.vsGlance)}×` : '—',
   r.goal ? `≥ ${r.goal.x}× = ${r.goal.rps}` : '—',
   r.goal ? (r.goal.met ? 'yes' : 'NO') : '—',
   r.cpu ? f(r.cpu.serverMsPerRequest, 3) : '—',
   r.cpu ? `${f(r.cpu.otherCores, 2)} cores` : '—',
 ]);
+if (data.listSeq?.ours) {
+  const o = data.listSeq.ours, g = data.listSeq.glance;
+  rrows.push([`image list: GET /v2/images?limit=1000 (${meta.listedImages} images), ${o.n} sequential GETs`, '1', '—', f(o.p50, 2), '—', '—', refCell('list1000Ms', ' ms', 1), `${f(REF.list1000Ms / o.p50)}×`, '—', '—', '—', '—']);
+  if (g) rrows.push([`Glance 25: the same (${meta.glance.listedImages} images), ${g.n} sequential GETs`, '1', '—', f(g.p50, 2), '—', '—', '—', '—', '—', '—', '—', '—']);
+}
 if (data.listWalk) {
   const w = data.listWalk;
-  rrows.push([`image list: every default page, following next (${w.pages} GETs, ${w.images} images)`, '1', '—', f(w.p50, 2), '—', '—', `${GLANCE.list1000Ms} ms`, `${f(GLANCE.list1000Ms / w.p50)}×`, '—', '—', '—', '—']);
+  rrows.push([`image list: every default page, following next (${w.pages} GETs, ${w.images} images)`, '1', '—', f(w.p50, 2), '—', '—', refCell('list1000Ms', ' ms', 1), `${f(REF.list1000Ms / w.p50)}×`, '—', '—', '—', '—']);
 }
-const bad = results.filter((r) => r.non2xx || r.errors || r.timeouts);
+const bad = results.filter((r) => !r.scenario.startsWith('glance-') && (r.non2xx || r.errors || r.timeouts));
+const gbad = results.filter((r) => r.scenario.startsWith('glance-') && (r.non2xx || r.errors || r.timeouts));
 
 const out = [];
 out.push(`monostack image benchmark — ${meta.date}, node ${meta.node}, ${meta.cpus} CPUs (${meta.cpuModel}), client and server on the same CPUs, loopback`);
@@ -557,8 +677,17 @@ out.push(`build ${meta.buildDir}; SQLite; file store in a temporary directory${m
 if (drows.length) { out.push(''); out.push(...markdownTable(dhead, drows)); }
 if (rrows.length) { out.push(''); out.push(...markdownTable(rhead, rrows)); }
 out.push('');
+if (gbad.length) out.push(`Glance's failed requests (autocannon counts a connection Glance closed under a request as an error, and its latencies of such runs are wrong, hence n/a; only 2xx responses count in req/s): ${gbad.map((r) => `${r.scenario} c=${r.connections} (non-2xx ${r.non2xx}, errors ${r.errors}, timeouts ${r.timeouts})`).join('; ')}`);
 if (bad.length) out.push(`WARNING: failed requests in ${bad.map((r) => `${r.scenario} c=${r.connections} (non-2xx ${r.non2xx}, errors ${r.errors}, timeouts ${r.timeouts})`).join('; ')}`);
-out.push(`Glance 25 reference figures on this machine: upload ≈ ${GLANCE.uploadMBps} MB/s, download ≈ ${GLANCE.downloadMBps} MB/s, image-show ≈ ${GLANCE.showRps} req/s at c=${GLANCE_CONC}, 1,000-image list ≈ ${GLANCE.list1000Ms} ms (× Glance for the lists: ${GLANCE.list1000Ms} ms / our p50).`);
+if (meta.glance) {
+  out.push(`Glance ${meta.glance.version} (Debian 12, uWSGI ${meta.glance.processes} processes × ${meta.glance.threads} threads, file store, keystonemiddleware against the same identity service) measured in this run: ` +
+    `upload ${f(measured.uploadMBps, 0)} MB/s, download ${f(measured.downloadMBps, 0)} MB/s, image-show ${f(measured.showRps)} req/s at c=${GLANCE_CONC}, 1,000-image list p50 ${f(measured.list1000Ms, 1)} ms. Its rows are marked "Glance 25:".`);
+}
+if (Object.values(REF_MEASURED).some((v) => !v)) {
+  out.push(`${meta.glanceError ? `Glance could not be run (${meta.glanceError.split('\n')[0]}); ` : ''}"(const)": NOT measured in this run — a constant from an earlier session (maybe another machine): ` +
+    Object.keys(GLANCE).filter((k) => !REF_MEASURED[k]).map((k) => `${k} ${GLANCE[k]}`).join(', ') + '. Use --glance for a side-by-side measurement.');
+}
+out.push(`× Glance for the lists: Glance's p50 / our p50.`);
 out.push(`Goals: upload ≥ ${GOALS.uploadX}× Glance (aim ${GOALS.uploadAimX}×) with md5 + sha512 and fdatasync before active; download ≥ ${GOALS.downloadOfRead * 100}% of the plain read (into a reused 1 MiB buffer, as the download client reads); image-show ≥ ${GOALS.showX}× Glance at c=${GLANCE_CONC}.`);
 if (bu) out.push(`Upload ceiling here: min((a), (c)) = ${f(Math.min(bw?.MBps ?? Infinity, h2?.MBps ?? Infinity), 0)} MB/s; the upload reached ${pctOf(bu.MBps, Math.min(bw?.MBps ?? Infinity, h2?.MBps ?? Infinity))} of it.`);
 out.push('CPU s srv / client: CPU seconds of the server process (all threads) / of the client process (transfer.mjs; for the in-memory limits, the benchmark process itself); other CPU: cores busy with other processes meanwhile.');

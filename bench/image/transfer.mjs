@@ -16,7 +16,8 @@
 // one reused 1 MiB buffer (the socket's `onread`) and only counted — the same sink as `pread`, the
 // plain read the download is judged against. Fresh buffers per chunk (createReadStream, the
 // socket's own 64 KiB reads) cost this machine more in page faults and GC than the copies
-// themselves. A response is complete at its Content-Length.
+// themselves. A response is complete at its Content-Length, at the end of its chunks, or (Glance
+// under uWSGI, which closes every connection) when the server closes the connection.
 
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
@@ -38,13 +39,44 @@ function rawRequest(url, method, headers, { file, size, countOnly = false } = {}
         if (i < 0) return;
         const [statusLine, ...hl] = head.subarray(0, i).toString('latin1').split('\r\n');
         const hs = Object.fromEntries(hl.map((l) => [l.slice(0, l.indexOf(':')).trim().toLowerCase(), l.slice(l.indexOf(':') + 1).trim()]));
-        res = { status: Number(statusLine.split(' ')[1]), headers: hs, bytes: 0, text: '', length: hs['content-length'] === undefined ? 0 : Number(hs['content-length']) };
+        const status = Number(statusLine.split(' ')[1]);
+        // Framing: Content-Length; else chunked; else (Glance under uWSGI may send neither) the close.
+        const framing = hs['content-length'] !== undefined ? 'length' : /chunked/i.test(hs['transfer-encoding'] ?? '') ? 'chunked'
+          : status === 204 || status === 304 || method === 'HEAD' ? 'none' : 'close';
+        res = { status, headers: hs, bytes: 0, text: '', framing, length: framing === 'length' ? Number(hs['content-length']) : 0, chunk: { left: 0, line: '', crlf: 0 } };
         c = head.subarray(i + 4);
         head = null;
       }
+      if (res.framing === 'chunked') { onChunked(c); return; }
+      body(c);
+      if (res.framing !== 'close' && res.bytes >= res.length) done(res);
+    };
+    const body = (c) => {
       res.bytes += c.length;
       if (!(countOnly && res.status === 200) && res.text.length < 1 << 20) res.text += c.toString('utf8');
-      if (res.bytes >= res.length) done(res);
+    };
+    // Transfer-Encoding: chunked — only the data is counted; trailers are not read.
+    const onChunked = (c) => {
+      const k = res.chunk;
+      let o = 0;
+      while (o < c.length) {
+        if (k.crlf) { const n = Math.min(k.crlf, c.length - o); k.crlf -= n; o += n; continue; }
+        if (k.left > 0) {
+          const n = Math.min(k.left, c.length - o);
+          body(c.subarray(o, o + n));
+          k.left -= n; o += n;
+          if (k.left === 0) k.crlf = 2;
+          continue;
+        }
+        const nl = c.indexOf(10, o);
+        k.line += c.subarray(o, nl < 0 ? c.length : nl + 1).toString('latin1');
+        o = nl < 0 ? c.length : nl + 1;
+        if (nl < 0) continue;
+        const size = parseInt(k.line.trim().split(';')[0], 16);
+        k.line = '';
+        if (size === 0) { done(res); return; }
+        k.left = size;
+      }
     };
     const s = connect({ port: Number(u.port), host: u.hostname, onread: { buffer: Buffer.allocUnsafe(CHUNK), callback: (n, buf) => { onBytes(buf.subarray(0, n)); } } });
     const done = (v, e) => { if (settled) return; settled = true; s.destroy(); if (e) rejectReq(e); else resolveReq(v); };
@@ -56,7 +88,7 @@ function rawRequest(url, method, headers, { file, size, countOnly = false } = {}
       s.write(lines.join('\r\n') + '\r\n\r\n');
       if (file) sendFile(s, file, size).catch((e) => done(null, e));
     });
-    s.on('end', () => done(null, new Error(`${method} ${url}: connection closed before the response was complete`)));
+    s.on('end', () => (res?.framing === 'close' ? done(res) : done(null, new Error(`${method} ${url}: connection closed before the response was complete`))));
   });
 }
 
