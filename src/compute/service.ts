@@ -23,6 +23,8 @@ import { ComputeAgent } from './agent/manager.js';
 import { ImageServiceSource } from './agent/images.js';
 import { createDriver } from './agent/drivers/index.js';
 import { startConsoleProxy, type ConsoleProxy } from './console/proxy.js';
+import { startMetadataServer, type MetadataServer } from './metadata/server.js';
+import { configDriveFilesFor } from './metadata/source.js';
 import { resolveConsoleToken } from './console/tokens.js';
 import { callAgent } from './conductor.js';
 import { getInstance } from './store/instances.js';
@@ -67,6 +69,8 @@ async function startAgent(ctx: ComputeContext, session: ServiceSession): Promise
   const driver = createDriver(ctx.opts.driver, {
     instancesPath: ctx.opts.instancesPath, virtType: ctx.opts.virtType as 'auto' | 'kvm' | 'tcg', cleanShutdownTimeoutSec: c.shutdown_timeout,
     resources: { vcpus: c.vcpus, memoryMb: c.memory_mb, diskGb: c.disk_gb }, log: ctx.log.child({ component: 'driver' }),
+    // The config drive holds the metadata service's documents, made from the same rows.
+    configDriveFiles: (spec) => configDriveFilesFor(ctx.db, spec, { dhcpDomain: c.dhcp_domain, vendorData: {} }),
   });
   const agent = new ComputeAgent(ctx, driver, new ImageServiceSource(session), { host: ctx.opts.host });
   await agent.start();
@@ -121,6 +125,7 @@ export async function createComputeService(deps: ComputeServiceDeps): Promise<Co
 
   // The noVNC proxy: a console token names an instance; its agent says where the VNC server is.
   let consoleProxy: ConsoleProxy | null = null;
+  let metadata: MetadataServer | null = null;
   const resolveTarget = async (token: string) => {
     const t = await resolveConsoleToken(ctx, token);
     if (!t) return null;
@@ -138,11 +143,19 @@ export async function createComputeService(deps: ComputeServiceDeps): Promise<Co
       if (cfg.compute.novncproxy_port > 0) {
         consoleProxy = await startConsoleProxy({ host, port: cfg.compute.novncproxy_port, log: log.child({ component: 'novncproxy' }), resolve: resolveTarget });
       }
+      // The metadata API (nova-api-metadata): same database and context as the API.
+      if (cfg.compute.metadata_port > 0) {
+        metadata = await startMetadataServer({
+          ctx, host: cfg.compute.metadata_listen || host, port: cfg.compute.metadata_port,
+          sharedSecret: cfg.compute.metadata_proxy_shared_secret, dhcpDomain: cfg.compute.dhcp_domain,
+        });
+      }
       return typeof addr === 'object' && addr ? addr.port : port;
     },
     async close() {
       clearInterval(heartbeat);
       await consoleProxy?.close();
+      await metadata?.close();
       await app.close();
       await Promise.allSettled([...ctx.background]);
       await agent?.stop();

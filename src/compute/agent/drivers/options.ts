@@ -24,6 +24,11 @@ export interface CommonDriverOptions {
   log?: DriverLogger;
   /** The address reported as the hypervisor's host_ip; default the first non-loopback IPv4. */
   hostIp?: string;
+  /**
+   * The config drive's files for an instance (the agent passes the metadata service's documents,
+   * compute/metadata). Without it a driver builds them from the spec alone.
+   */
+  configDriveFiles?: (spec: InstanceSpec) => Promise<Record<string, string | Buffer>>;
 }
 
 /** Instance uuids are the only names that become paths. */

@@ -19,6 +19,8 @@ import { qemuArgv, type VmConfig, type VmDisk, type VmNic } from './argv.js';
 import { BaseImageCache, qemuImgInfo, type BaseImage } from './images.js';
 import { kvmDeviceUsable, runBootProbe, type ProbeGuest } from './probe.js';
 import { QmpClient, QmpError } from './qmp.js';
+import { InstanceMetadata } from '../../../metadata/documents.js';
+import { sourceFromSpec } from '../../../metadata/source.js';
 
 const GiB = 1024 ** 3;
 const MiB = 1024 ** 2;
@@ -426,11 +428,13 @@ export class QemuDriver implements HypervisorDriver {
 
   /**
    * The config drive: an ISO 9660 image labelled config-2 (what cloud-init looks for) holding
-   * spec.configDriveFiles, or, without them, openstack/latest/{meta_data.json,user_data} made from
-   * the spec. Built with genisoimage from a staging directory inside the instance directory.
+   * spec.configDriveFiles, else the files of the configDriveFiles option (the metadata service's
+   * documents), else the same documents made from the spec alone. Built with genisoimage from a
+   * staging directory inside the instance directory.
    */
   private async buildConfigDrive(spec: InstanceSpec, out: string): Promise<void> {
-    const files: Record<string, string | Buffer> = spec.configDriveFiles ?? defaultConfigDriveFiles(spec);
+    const files: Record<string, string | Buffer> = spec.configDriveFiles
+      ?? (this.opts.configDriveFiles ? await this.opts.configDriveFiles(spec) : new InstanceMetadata(sourceFromSpec(spec)).configDriveFiles());
     const stage = join(join(out, '..'), `config-drive.${randomBytes(4).toString('hex')}`);
     try {
       for (const [rel, content] of Object.entries(files)) {
@@ -919,21 +923,6 @@ export function createQemuDriver(opts: QemuDriverOptions): QemuDriver {
 
 function nicsOf(spec: InstanceSpec): VmNic[] {
   return (spec.vifs ?? []).map((v) => ({ mac: v.mac, tapName: v.tapName, ...(v.mtu ? { mtu: v.mtu } : {}) }));
-}
-
-/** A minimal OpenStack config drive when the agent gives no files: meta_data.json and user_data. */
-function defaultConfigDriveFiles(spec: InstanceSpec): Record<string, string | Buffer> {
-  const meta: Record<string, unknown> = {
-    uuid: spec.uuid, name: spec.hostname, hostname: spec.hostname, launch_index: 0,
-    availability_zone: 'nova', project_id: null, meta: spec.metadata ?? {},
-  };
-  if (spec.keyName && spec.keyData) {
-    meta.public_keys = { [spec.keyName]: spec.keyData };
-    meta.keys = [{ name: spec.keyName, type: 'ssh', data: spec.keyData }];
-  }
-  const files: Record<string, string | Buffer> = { 'openstack/latest/meta_data.json': JSON.stringify(meta) };
-  if (spec.userData) files['openstack/latest/user_data'] = Buffer.from(spec.userData, 'base64');
-  return files;
 }
 
 function sizesOf(s: Sizes): Sizes {
