@@ -11,7 +11,8 @@ import { addFault, flavorsOf, getInstance, markDeleted, updateInstance, type Ins
 import { deleteAllocations, NoValidHost, schedule, type ScheduleRequest } from './scheduler.js';
 import { groupHosts } from './store/server-groups.js';
 import { isUp, listServices } from './store/services.js';
-import { agentTopic, type AgentMessage } from './agent/manager.js';
+import { agentTopic, networkInfoOf, type AgentMessage } from './agent/manager.js';
+import { deallocateForInstance } from './network.js';
 import { VM, TASK } from './states.js';
 
 export interface BuildOptions {
@@ -95,7 +96,7 @@ export async function hostIsUp(ctx: ComputeContext, host: string): Promise<boole
 /** Deletes an instance: on its host through the agent, or locally when it never got one or the host is down. */
 export async function deleteInstance(ctx: ComputeContext, inst: InstanceRow, requestId: string): Promise<void> {
   if (!inst.host || !(await hostIsUp(ctx, inst.host))) {
-    if (await markDeleted(ctx.db, inst.uuid)) await deleteAllocations(ctx, inst.uuid).catch((e) => ctx.log.warn({ err: e }, 'allocation cleanup failed'));
+    if (await markDeleted(ctx.db, inst.uuid)) await localCleanup(ctx, inst);
     return;
   }
   await updateInstance(ctx.db, inst.uuid, { task_state: TASK.DELETING });
@@ -103,8 +104,14 @@ export async function deleteInstance(ctx: ComputeContext, inst: InstanceRow, req
     await ctx.bus.cast(agentTopic(inst.host), { op: 'terminate', uuid: inst.uuid, requestId, actionId: await actionIdFor(ctx, inst.uuid, requestId) } satisfies AgentMessage);
   } catch (e) {
     if (!(e instanceof NoConsumer)) throw e;
-    if (await markDeleted(ctx.db, inst.uuid)) await deleteAllocations(ctx, inst.uuid).catch(() => undefined);
+    if (await markDeleted(ctx.db, inst.uuid)) await localCleanup(ctx, inst);
   }
+}
+
+/** Nova's _local_delete: the host cannot do it, so the claim and the ports are given back from here. */
+async function localCleanup(ctx: ComputeContext, inst: InstanceRow): Promise<void> {
+  await deleteAllocations(ctx, inst.uuid).catch((e) => ctx.log.warn({ err: e, uuid: inst.uuid }, 'allocation cleanup failed'));
+  if (inst.host) await deallocateForInstance(ctx, inst.uuid, networkInfoOf(inst)).catch((e) => ctx.log.warn({ err: e, uuid: inst.uuid }, 'port cleanup failed'));
 }
 
 /** Casts an action to the instance's agent. */

@@ -165,6 +165,10 @@ export interface HypervisorDriver {
   consoleOutput(uuid: string, lines?: number): Promise<string>;
   /** Where the instance's VNC server listens (loopback); the console proxy connects there. */
   vncConsole(uuid: string): Promise<VncConsole>;
+  /** Adds a NIC: hot-plugged into a running guest, and part of the guest from now on. */
+  attachInterface(uuid: string, vif: Vif): Promise<void>;
+  /** Removes the NIC with this MAC (the guest is asked to release it when it runs). */
+  detachInterface(uuid: string, mac: string): Promise<void>;
 
   /**
    * Optional: called when the agent stops. Finishes pending writes (the fake driver's state file)

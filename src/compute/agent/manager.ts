@@ -14,6 +14,8 @@ import { PowerState, type HypervisorDriver, type ImageMeta, type ImageSource, ty
 import { deleteAllocations, placementJson } from '../scheduler.js';
 import { heartbeat, upsertComputeNode, upsertService } from '../store/services.js';
 import { VM, TASK } from '../states.js';
+import { allocateForInstance, buildNetworkInfo, deallocateForInstance, deallocateOne, portsOf, type RequestedNetwork, type VifInfo } from '../network.js';
+import { LinuxBridgePlugger, NoopPlugger, type VifPlugger } from './vif.js';
 
 export const agentTopic = (host: string) => `compute.${host}`;
 
@@ -28,11 +30,26 @@ export interface AgentMessage {
 
 /** Operations answered synchronously over bus.call (the rest are casts). */
 const CALLS = new Set(['console_output', 'vnc_console', 'power_state']);
+/** Messages handled at once, outside the instance's queue (a build in that queue may be waiting for them). */
+const IMMEDIATE = new Set(['external_event']);
+/** Calls that still wait their turn in the instance's queue (they change the guest). */
+const QUEUED_CALLS = new Set(['attach_interface', 'detach_interface']);
+
+/** What a queued call answers: a result, or an error the API turns into its status. */
+export type AgentReply<T> = { ok: T } | { error: { kind: 'BadRequest' | 'NotFound' | 'Conflict'; message: string } };
+
+/** An external event as the API forwards it (os-server-external-events). */
+interface ExternalEvent { name: string; server_uuid: string; tag?: string; status: string }
+
+/** The network info cache of an instance row. */
+export const networkInfoOf = (inst: InstanceRow): VifInfo[] => parseJson<VifInfo[]>(inst.network_info, []);
 
 export interface AgentOptions {
   host: string;
   /** Heartbeat period; the service counts as down after 60 s without one. */
   heartbeatSec?: number;
+  /** How ports are plugged on this host; default: linuxbridge for real guests, noop for the fake driver. */
+  vifPlugger?: VifPlugger;
 }
 
 export class ComputeAgent {
@@ -40,10 +57,14 @@ export class ComputeAgent {
   private unsubscribe?: () => void;
   private heartbeat?: NodeJS.Timeout;
   private nodeUuid = '';
+  /** Builds waiting for external events, by "uuid name tag". */
+  private waiters = new Map<string, { done: (status: string) => void }>();
   readonly host: string;
+  readonly vifs: VifPlugger;
 
   constructor(private ctx: ComputeContext, readonly driver: HypervisorDriver, private images: ImageSource, private o: AgentOptions) {
     this.host = o.host;
+    this.vifs = o.vifPlugger ?? (ctx.opts.driver === 'fake' ? new NoopPlugger() : new LinuxBridgePlugger());
   }
 
   async start(): Promise<void> {
@@ -142,12 +163,13 @@ export class ComputeAgent {
 
   /** Runs one message; operations on the same instance run one after another. */
   dispatch(m: AgentMessage): Promise<unknown> {
-    if (CALLS.has(m.op)) return this.run(m);
+    if (CALLS.has(m.op) || IMMEDIATE.has(m.op)) return this.run(m);
     const prev = this.queues.get(m.uuid) ?? Promise.resolve();
-    const next = prev.then(() => this.run(m)).catch((e) => { this.ctx.log.error({ err: e, op: m.op, uuid: m.uuid }, 'compute operation failed'); });
+    const result = prev.then(() => this.run(m));
+    const next = result.catch((e) => { this.ctx.log.error({ err: e, op: m.op, uuid: m.uuid }, 'compute operation failed'); });
     this.queues.set(m.uuid, next);
     void next.finally(() => { if (this.queues.get(m.uuid) === next) this.queues.delete(m.uuid); });
-    return next;
+    return QUEUED_CALLS.has(m.op) ? result : next;
   }
 
   private async run(m: AgentMessage): Promise<unknown> {
@@ -177,6 +199,10 @@ export class ComputeAgent {
       case 'console_output': return tailLog(await this.driver.consoleOutput(m.uuid), m.args?.length as number | undefined);
       case 'vnc_console': return this.driver.vncConsole(m.uuid);
       case 'power_state': return this.driver.powerState(m.uuid);
+      case 'external_event': return this.externalEvent(m.args as unknown as ExternalEvent);
+      case 'refresh_network': return this.refreshNetworkInfo(m.uuid);
+      case 'attach_interface': return this.attachInterface(m.uuid, m.args as RequestedNetwork);
+      case 'detach_interface': return this.detachInterface(m.uuid, String(m.args?.port_id ?? ''));
       default: throw new Error(`unknown compute operation ${m.op}`);
     }
   }
@@ -233,7 +259,8 @@ export class ComputeAgent {
       uuid: inst.uuid, hostname: inst.hostname ?? 'server', vcpus: f.vcpus, memoryMb: f.memory_mb, rootGb: f.root_gb,
       ephemeralGb: f.ephemeral_gb, swapMb: f.swap, image, userData: inst.user_data,
       metadata: Object.fromEntries(md.map((r) => [r.key as string, (r.value ?? '') as string])),
-      keyName: inst.key_name, keyData: inst.key_data, configDrive: !!inst.config_drive, vifs: [],
+      keyName: inst.key_name, keyData: inst.key_data, configDrive: !!inst.config_drive,
+      vifs: networkInfoOf(inst).map((v) => ({ portId: v.id, mac: v.address, tapName: this.vifs.kind === 'noop' ? null : v.devname, ...(v.network.meta.mtu ? { mtu: v.network.meta.mtu } : {}) })),
     };
   }
 
@@ -243,11 +270,18 @@ export class ComputeAgent {
     const db = this.ctx.db;
     const inst = await getInstance(db, uuid);
     if (!inst || inst.task_state === TASK.DELETING) return; // deleted before we got to it
-    if (!(await updateInstance(db, uuid, { task_state: TASK.SPAWNING }, { vm_state: [VM.BUILDING] }))) return;
+    if (!(await updateInstance(db, uuid, { task_state: TASK.NETWORKING }, { vm_state: [VM.BUILDING] }))) return;
+    let info: VifInfo[] = [];
     try {
-      await this.driver.spawn(await this.spec(inst), this.images);
+      info = await this.allocateNetwork(inst);
+      if (!(await updateInstance(db, uuid, { task_state: TASK.SPAWNING }, { vm_state: [VM.BUILDING], task_state: [TASK.NETWORKING] }))) {
+        await this.releaseNetwork(uuid, info);
+        return;
+      }
+      await this.driver.spawn(await this.spec((await getInstance(db, uuid))!), this.images);
     } catch (e) {
       await this.driver.destroy(uuid).catch(() => undefined);
+      await this.releaseNetwork(uuid, info).catch((err) => this.ctx.log.warn({ err, uuid }, 'releasing the ports of a failed build failed'));
       await deleteAllocations(this.ctx, uuid).catch(() => undefined);
       const err = e as Error;
       await addFault(db, uuid, 500, err.message ?? String(e), String(err.stack ?? ''), this.host);
@@ -266,8 +300,129 @@ export class ComputeAgent {
     const inst = await getInstance(this.ctx.db, uuid);
     if (!inst) return; // already gone (a second delete)
     await this.driver.destroy(uuid);
+    await this.releaseNetwork(uuid, networkInfoOf(inst));
     await deleteAllocations(this.ctx, uuid);
     await markDeleted(this.ctx.db, uuid);
+  }
+
+  // --- network ----------------------------------------------------------------------------------
+
+  /**
+   * Creates and binds the instance's ports on this host, records the network info cache, plugs
+   * the taps and waits for the network service to report each new port plugged (Nova's
+   * network-vif-plugged), within vif_plugging_timeout.
+   */
+  private async allocateNetwork(inst: InstanceRow): Promise<VifInfo[]> {
+    const sm = systemMetadataOf(inst);
+    const requests = parseJson<RequestedNetwork[]>(sm.network_requests, []);
+    if (!requests.length) return [];
+    const ports = await allocateForInstance(this.ctx, inst, this.host, requests, parseJson<string[]>(sm.security_groups, []));
+    const preserved = new Set(requests.filter((r) => r.port_id).map((r) => r.port_id!));
+    let info: VifInfo[] = [];
+    try {
+      info = await buildNetworkInfo(this.ctx, ports, preserved);
+      await updateInstance(this.ctx.db, inst.uuid, { network_info: JSON.stringify(info) });
+      const timeoutSec = this.ctx.cfg.compute.vif_plugging_timeout;
+      // Listen before plugging, so an event that comes quickly is not missed.
+      const waits = timeoutSec > 0 && this.vifs.kind !== 'noop'
+        ? info.filter((v) => !v.active).map((v) => this.waitEvent(inst.uuid, 'network-vif-plugged', v.id, timeoutSec * 1000))
+        : [];
+      try {
+        for (const v of info) await this.vifs.plug({ tapName: v.devname, bridge: v.network.bridge, mtu: v.network.meta.mtu });
+        const results = await Promise.allSettled(waits.map((w) => w.promise));
+        const bad = results.find((r) => r.status === 'rejected') as PromiseRejectedResult | undefined;
+        if (bad && this.ctx.cfg.compute.vif_plugging_is_fatal) throw new Error(`Virtual Interface creation failed: ${(bad.reason as Error).message}`);
+      } finally {
+        for (const w of waits) w.cancel();
+      }
+      return info;
+    } catch (e) {
+      for (const v of info) await this.vifs.unplug(v.devname).catch(() => undefined);
+      await deallocateForInstance(this.ctx, inst.uuid, info.length ? info : ports.map((p) => ({ id: p.id, preserve_on_delete: preserved.has(p.id) }) as VifInfo)).catch(() => undefined);
+      await updateInstance(this.ctx.db, inst.uuid, { network_info: '[]' }).catch(() => undefined);
+      throw e;
+    }
+  }
+
+  /** Unplugs the taps and gives the ports back to the network service (deleting those compute made). */
+  private async releaseNetwork(uuid: string, info: VifInfo[]): Promise<void> {
+    for (const v of info) await this.vifs.unplug(v.devname);
+    await deallocateForInstance(this.ctx, uuid, info);
+  }
+
+  /** Re-reads the instance's ports (network-changed: a floating IP, a security group, a new address). */
+  private async refreshNetworkInfo(uuid: string): Promise<void> {
+    const inst = await getInstance(this.ctx.db, uuid);
+    if (!inst) return;
+    const old = networkInfoOf(inst);
+    const ports = await portsOf(this.ctx, uuid);
+    const info = await buildNetworkInfo(this.ctx, ports, new Set(old.filter((v) => v.preserve_on_delete).map((v) => v.id)));
+    await updateInstance(this.ctx.db, uuid, { network_info: JSON.stringify(info) });
+  }
+
+  /** Creates or takes over a port, plugs it and hot-plugs the NIC into the guest (os-interface POST). */
+  private async attachInterface(uuid: string, req: RequestedNetwork): Promise<AgentReply<{ port_id: string }>> {
+    const inst = await getInstance(this.ctx.db, uuid);
+    if (!inst) return { error: { kind: 'NotFound', message: `Instance ${uuid} could not be found.` } };
+    const sm = systemMetadataOf(inst);
+    let ports;
+    try {
+      ports = await allocateForInstance(this.ctx, inst, this.host, [req], parseJson<string[]>(sm.security_groups, []));
+    } catch (e) {
+      return { error: { kind: 'BadRequest', message: (e as Error).message } };
+    }
+    const port = ports[0]!;
+    const preserved = new Set([...networkInfoOf(inst).filter((v) => v.preserve_on_delete).map((v) => v.id), ...(req.port_id ? [req.port_id] : [])]);
+    const [vif] = await buildNetworkInfo(this.ctx, [port], preserved);
+    try {
+      await this.vifs.plug({ tapName: vif!.devname, bridge: vif!.network.bridge, mtu: vif!.network.meta.mtu });
+      await this.driver.attachInterface(uuid, { portId: port.id, mac: port.mac_address, tapName: this.vifs.kind === 'noop' ? null : vif!.devname, ...(vif!.network.meta.mtu ? { mtu: vif!.network.meta.mtu } : {}) });
+    } catch (e) {
+      await this.vifs.unplug(vif!.devname).catch(() => undefined);
+      await deallocateForInstance(this.ctx, uuid, [vif!]).catch(() => undefined);
+      this.ctx.log.warn({ err: e, uuid }, 'interface attach failed');
+      throw new Error(`Failed to attach network adapter device to ${uuid}`);
+    }
+    const info = [...networkInfoOf(inst).filter((v) => v.id !== port.id), vif!];
+    await updateInstance(this.ctx.db, uuid, { network_info: JSON.stringify(info) });
+    return { ok: { port_id: port.id } };
+  }
+
+  /** Unplugs the NIC of a port from the guest and gives the port back (os-interface DELETE). */
+  private async detachInterface(uuid: string, portId: string): Promise<AgentReply<Record<string, never>>> {
+    const inst = await getInstance(this.ctx.db, uuid);
+    if (!inst) return { error: { kind: 'NotFound', message: `Instance ${uuid} could not be found.` } };
+    const vif = networkInfoOf(inst).find((v) => v.id === portId);
+    if (!vif) return { error: { kind: 'NotFound', message: `Port ${portId} is not attached` } };
+    await this.driver.detachInterface(uuid, vif.address);
+    await this.vifs.unplug(vif.devname);
+    const ports = await portsOf(this.ctx, uuid);
+    if (ports.some((p) => p.id === portId)) await deallocateOne(this.ctx, vif);
+    await updateInstance(this.ctx.db, uuid, { network_info: JSON.stringify(networkInfoOf((await getInstance(this.ctx.db, uuid))!).filter((v) => v.id !== portId)) });
+    return { ok: {} };
+  }
+
+  private waitEvent(uuid: string, name: string, tag: string, timeoutMs: number): { promise: Promise<void>; cancel: () => void } {
+    const key = `${uuid} ${name} ${tag}`;
+    let timer: NodeJS.Timeout | undefined;
+    const promise = new Promise<void>((resolve, reject) => {
+      timer = setTimeout(() => { this.waiters.delete(key); reject(new Error(`timed out after ${timeoutMs / 1000} s waiting for ${name} of port ${tag}`)); }, timeoutMs);
+      this.waiters.set(key, { done: (status) => {
+        clearTimeout(timer);
+        this.waiters.delete(key);
+        if (status === 'failed') reject(new Error(`${name} of port ${tag} failed`)); else resolve();
+      } });
+    });
+    return { promise, cancel: () => { clearTimeout(timer); this.waiters.delete(key); } };
+  }
+
+  private async externalEvent(e: ExternalEvent): Promise<void> {
+    const waiter = this.waiters.get(`${e.server_uuid} ${e.name} ${e.tag ?? ''}`);
+    if (waiter) { waiter.done(e.status); return; }
+    // Nobody waits: network-changed (and a late plug) refresh the cache in the instance's queue.
+    if (e.name === 'network-changed' || e.name === 'network-vif-plugged' || e.name === 'network-vif-deleted') {
+      void this.dispatch({ op: 'refresh_network', uuid: e.server_uuid });
+    }
   }
 
   private async snapshot(m: AgentMessage): Promise<void> {

@@ -9,13 +9,10 @@ import type { ComputeContext } from '../context.js';
 import { authorize, isotime, requestContext } from '../context.js';
 import { loadServer } from './common.js';
 import { getInstance, flavorsOf } from '../store/instances.js';
+import { agentTopic, type AgentMessage } from '../agent/manager.js';
 
 const EVENT_NAMES = ['network-changed', 'network-vif-plugged', 'network-vif-unplugged', 'network-vif-deleted', 'volume-extended', 'power-update', 'accelerator-request-bound', 'volume-reimaged'];
 
-/** Listeners for external events (e.g. a build waiting for network-vif-plugged). */
-type EventListener = (e: { name: string; server_uuid: string; tag?: string; status: string }) => void;
-const listeners = new Set<EventListener>();
-export function onExternalEvent(fn: EventListener): () => void { listeners.add(fn); return () => listeners.delete(fn); }
 
 export function registerAdmin(app: FastifyInstance, ctx: ComputeContext): void {
   app.post('/os-server-external-events', async (req, reply) => {
@@ -35,7 +32,9 @@ export function registerAdmin(app: FastifyInstance, ctx: ComputeContext): void {
       if (!inst) { out.push({ ...ev, code: 404 }); continue; }
       if (!inst.host) { out.push({ ...ev, code: 422 }); continue; }
       accepted++;
-      for (const l of listeners) l(ev);
+      // The instance's host gets it (a build may be waiting for network-vif-plugged), as Nova casts
+      // external_instance_event to the compute host.
+      await ctx.bus.cast(agentTopic(inst.host), { op: 'external_event', uuid: inst.uuid, args: ev } satisfies AgentMessage);
       out.push({ ...ev, code: 200 });
     }
     if (!accepted) throw new ApiError('NotFound', 'No instances found for any event');

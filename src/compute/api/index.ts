@@ -11,6 +11,7 @@ import { registerExtensions } from './extensions.js';
 import { registerServers } from './servers.js';
 import { registerServerActions } from './server-actions.js';
 import { registerServerResources } from './server-resources.js';
+import { registerServerNetwork } from './server-network.js';
 import { registerImages } from './images.js';
 import { registerAdmin } from './admin.js';
 
@@ -24,6 +25,7 @@ export function registerApi(app: FastifyInstance, ctx: ComputeContext): void {
   registerServers(app, ctx);
   registerServerActions(app, ctx);
   registerServerResources(app, ctx);
+  registerServerNetwork(app, ctx);
   registerImages(app, ctx);
   registerAdmin(app, ctx);
 }

@@ -280,18 +280,6 @@ function registerMisc(app: FastifyInstance, ctx: ComputeContext): void {
     await updateInstance(ctx.db, inst.uuid, { system_metadata: JSON.stringify(sm) });
     reply.code(204).send();
   });
-  app.get<P>('/servers/:id/os-security-groups', async (req) => {
-    const rc = requestContext(ctx, req);
-    const inst = await loadServer(ctx, rc, req.params.id);
-    authorize(ctx, rc, 'os_compute_api:os-security-groups:list', { project_id: inst.project_id });
-    return { security_groups: [] };
-  });
-  app.get<P>('/servers/:id/os-interface', async (req) => {
-    const rc = requestContext(ctx, req);
-    const inst = await loadServer(ctx, rc, req.params.id);
-    authorize(ctx, rc, 'os_compute_api:os-attach-interfaces:list', { project_id: inst.project_id });
-    return { interfaceAttachments: [] };
-  });
 }
 
 async function consoleUrl(ctx: ComputeContext, req: FastifyRequest, inst: InstanceRow, type: string): Promise<string> {

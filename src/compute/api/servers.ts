@@ -4,6 +4,7 @@
 // the conductor, which schedules and builds them in the background; the 202 comes back at once.
 
 import { randomBytes, randomUUID } from 'node:crypto';
+import { isIP } from 'node:net';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ApiError } from '../../common/errors.js';
 import type { ComputeContext } from '../context.js';
@@ -18,6 +19,7 @@ import { statesForStatus, statusOf } from '../states.js';
 import { buildInstances, deleteInstance } from '../conductor.js';
 import { checkQuota } from '../quotas.js';
 import { addMember, serverGroupByUuid } from '../store/server-groups.js';
+import { hasNetworkService, securityGroupIds, validateNetworks } from '../network.js';
 
 const NAME = { type: 'string', minLength: 1, maxLength: 255 };
 const METADATA = {
@@ -88,6 +90,23 @@ function truthy(v: unknown): boolean {
   return ['1', 't', 'true', 'on', 'y', 'yes'].includes(String(v).toLowerCase());
 }
 
+const UUID_LIKE = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
+
+/** Nova's checks of each `networks` entry (schema and _get_requested_networks). */
+function checkNetworkItems(items: unknown[]): void {
+  for (const it of items) {
+    if (typeof it !== 'object' || it === null || Array.isArray(it)) throw new ApiError('BadRequest', `Invalid input for field/attribute networks. Value: ${JSON.stringify(items)}.`);
+    const n = it as Record<string, unknown>;
+    const extra = Object.keys(n).find((k) => !['uuid', 'port', 'fixed_ip', 'tag'].includes(k));
+    if (extra) throw new ApiError('BadRequest', `Invalid input for field/attribute networks. Value: ${JSON.stringify(items)}. Additional properties are not allowed ('${extra}' was unexpected)`);
+    if (n.port !== undefined && n.port !== null && (typeof n.port !== 'string' || !UUID_LIKE.test(n.port))) throw new ApiError('BadRequest', `Invalid input for field/attribute port. Value: ${JSON.stringify(n.port)}. ${JSON.stringify(n.port)} is not a 'uuid'`);
+    if (n.fixed_ip !== undefined && (typeof n.fixed_ip !== 'string' || isIP(n.fixed_ip) === 0)) throw new ApiError('BadRequest', `Invalid input for field/attribute fixed_ip. Value: ${JSON.stringify(n.fixed_ip)}. ${JSON.stringify(n.fixed_ip)} is not a 'ip-address'`);
+    if (!n.port) {
+      if (typeof n.uuid !== 'string' || !UUID_LIKE.test(n.uuid)) throw new ApiError('BadRequest', `Bad networks format: network uuid is not in proper format (${String(n.uuid ?? '')})`);
+    }
+  }
+}
+
 /** Nova's hostname from a display name (nova.utils.sanitize_hostname). */
 export function sanitizeHostname(name: string, fallback = 'server'): string {
   let h = name.normalize('NFKD').replace(/[^\x00-\x7f]/g, '');
@@ -120,11 +139,7 @@ async function create(ctx: ComputeContext, req: FastifyRequest) {
   if (s.networks !== undefined && !(s.networks === 'none' || s.networks === 'auto' || Array.isArray(s.networks))) {
     throw new ApiError('BadRequest', `Invalid input for field/attribute networks. Value: ${JSON.stringify(s.networks)}.`);
   }
-  if (Array.isArray(s.networks) && s.networks.length > 0) {
-    // Networks come with the network service; without it, no network can be found.
-    const first = s.networks[0] as { uuid?: string; port?: string };
-    throw new ApiError('BadRequest', first.port ? `Port ${first.port} could not be found.` : `Network ${first.uuid ?? ''} could not be found.`);
-  }
+  if (Array.isArray(s.networks)) checkNetworkItems(s.networks);
   if (s.user_data !== undefined && !isBase64(s.user_data)) throw new ApiError('BadRequest', 'User data needs to be valid base 64.');
   if (s.block_device_mapping_v2?.length || (b.server as { block_device_mapping?: unknown[] }).block_device_mapping?.length) {
     throw new ApiError('BadRequest', 'Block device mapping is not supported: the block storage service is not available.');
@@ -187,12 +202,20 @@ async function create(ctx: ComputeContext, req: FastifyRequest) {
   if (group) await checkQuota(ctx, rc.projectId, rc.userId, { server_group_members: count }, { groupId: group.id });
   if (s.metadata && Object.keys(s.metadata).length > 0) await checkQuota(ctx, rc.projectId, rc.userId, { metadata_items: Object.keys(s.metadata).length }, true);
 
+  // Networks, with the caller's token: only what the project can see (none without a network service).
+  const networkRequests = await validateNetworks(ctx, rc.token, rc.projectId, s.networks, count);
+  const securityGroups = (s.security_groups ?? []).map((g) => g.name ?? 'default');
+  const namedGroups = securityGroups.filter((g) => g !== 'default'); // 'default' is the network service's to create
+  if (namedGroups.length && await hasNetworkService(ctx)) await securityGroupIds(ctx, rc.projectId, namedGroups);
+
   const reservationId = `r-${randomBytes(4).toString('hex').slice(0, 8)}`;
   const now = nowIso();
   const sysmeta: Record<string, string> = {
     image_disk_format: image.disk_format ?? '', image_container_format: image.container_format ?? '', image_min_disk: String(image.min_disk ?? 0),
     image_min_ram: String(image.min_ram ?? 0), image_size: String(imageSize), image_properties: JSON.stringify(props), image_name: image.name ?? '',
   };
+  if (networkRequests.length) sysmeta.network_requests = JSON.stringify(networkRequests);
+  if (securityGroups.length) sysmeta.security_groups = JSON.stringify(securityGroups);
   const created: InstanceRow[] = [];
   const actionIds = new Map<string, number>();
   for (let i = 0; i < count; i++) {

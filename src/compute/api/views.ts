@@ -43,16 +43,17 @@ export interface ServerExtras {
   hostStatus?: string;
 }
 
-/** Addresses as Nova shows them: {network name: [{version, addr, OS-EXT-IPS:type, OS-EXT-IPS-MAC:mac_addr}]}. */
+/** Addresses as Nova shows them: {network name: [{version, addr, OS-EXT-IPS:type, OS-EXT-IPS-MAC:mac_addr}]}, fixed then floating. */
 export function addressesOf(inst: InstanceRow): Record<string, unknown[]> {
   if (inst.vm_state === 'building') return {};
-  const vifs = parseJson<{ network?: { label?: string }; address?: string; ips?: { address: string; version: number; type?: string }[] }[]>(inst.network_info, []);
+  type Ip = { address: string; version: number; floating_ips?: { address: string; version: number }[] };
+  const vifs = parseJson<{ address?: string; network?: { label?: string; subnets?: { ips?: Ip[] }[] } }[]>(inst.network_info, []);
   const out: Record<string, unknown[]> = {};
   for (const v of vifs) {
-    const label = v.network?.label ?? 'network';
-    for (const ip of v.ips ?? []) {
-      (out[label] ??= []).push({ version: ip.version, addr: ip.address, 'OS-EXT-IPS:type': ip.type ?? 'fixed', 'OS-EXT-IPS-MAC:mac_addr': v.address });
-    }
+    const list = (out[v.network?.label ?? ''] ??= []);
+    const ips = (v.network?.subnets ?? []).flatMap((s) => s.ips ?? []);
+    for (const ip of ips) list.push({ version: ip.version, addr: ip.address, 'OS-EXT-IPS:type': 'fixed', 'OS-EXT-IPS-MAC:mac_addr': v.address });
+    for (const ip of ips) for (const f of ip.floating_ips ?? []) list.push({ version: f.version, addr: f.address, 'OS-EXT-IPS:type': 'floating', 'OS-EXT-IPS-MAC:mac_addr': v.address });
   }
   return out;
 }

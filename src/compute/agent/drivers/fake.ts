@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import {
   DriverError, PowerState, type HostResources, type HypervisorDriver, type ImageMeta, type ImageSource,
-  type InstanceInfo, type InstanceSpec, type VncConsole,
+  type InstanceInfo, type InstanceSpec, type Vif, type VncConsole,
 } from '../driver.js';
 import { checkSpec, firstHostIp, normUuid, silentLogger, type CommonDriverOptions, type DriverLogger } from './options.js';
 
@@ -29,6 +29,8 @@ interface FakeInstance extends Sizes {
   /** Synthetic serial console lines. */
   console: string[];
   vncPort: number;
+  /** MACs of the NICs (attached at boot or later). */
+  macs?: string[];
 }
 
 const FILE = 'fake-instances.json';
@@ -224,6 +226,19 @@ export class FakeDriver implements HypervisorDriver {
     const i = this.get(uuid);
     if (i.powerState !== PowerState.RUNNING && i.powerState !== PowerState.PAUSED) throw new DriverError('InstanceInvalidState', `instance ${i.uuid} is not running`);
     return { host: '127.0.0.1', port: i.vncPort };
+  }
+
+  async attachInterface(uuid: string, vif: Vif): Promise<void> {
+    const i = this.get(uuid);
+    const macs = (i.macs ??= []);
+    if (!macs.includes(vif.mac.toLowerCase())) macs.push(vif.mac.toLowerCase());
+    this.changed();
+  }
+
+  async detachInterface(uuid: string, mac: string): Promise<void> {
+    const i = this.get(uuid);
+    i.macs = (i.macs ?? []).filter((m) => m !== mac.toLowerCase());
+    this.changed();
   }
 
   async close(): Promise<void> { await this.flush(); }

@@ -29,9 +29,9 @@ test('argv: daemonised, QMP/VNC on unix sockets, serial to a file, no NIC withou
 
 test('argv: taps and MACs are validated; user-mode NICs are restricted', () => {
   const a = qemuArgv({ ...base, nics: [{ mac: '52:54:00:AA:bb:01', tapName: 'tap1234', mtu: 1450 }, { mac: '52:54:00:aa:bb:02', tapName: null }] });
-  assert.ok(a.includes('tap,id=net0,ifname=tap1234,script=no,downscript=no'));
-  assert.ok(a.includes('virtio-net-pci,netdev=net0,mac=52:54:00:aa:bb:01,host_mtu=1450'));
-  assert.ok(a.includes('user,id=net1,restrict=on'));
+  assert.ok(a.includes('tap,id=hn525400aabb01,ifname=tap1234,script=no,downscript=no'));
+  assert.ok(a.includes('virtio-net-pci,netdev=hn525400aabb01,mac=52:54:00:aa:bb:01,id=nic525400aabb01,host_mtu=1450'));
+  assert.ok(a.includes('user,id=hn525400aabb02,restrict=on'));
   assert.ok(!a.includes('-nic'));
   assert.throws(() => qemuArgv({ ...base, nics: [{ mac: '52:54:00:aa:bb:01', tapName: 'tap0,script=/bin/sh' }] }), /invalid tap name/);
   assert.throws(() => qemuArgv({ ...base, nics: [{ mac: '52:54:00:aa:bb:01,x', tapName: 'tap0' }] }), /invalid MAC/);

@@ -33,6 +33,16 @@ export interface VmConfig {
 export const TAP_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$/;
 export const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
 
+/**
+ * QEMU ids of a NIC, derived from its MAC (unique within a guest), so that an interface attached
+ * at run time and one from the command line are found the same way when they are detached.
+ */
+export function nicIds(mac: string): { netdev: string; device: string } {
+  if (!MAC.test(mac)) throw new Error(`invalid MAC ${JSON.stringify(mac)}`);
+  const hex = mac.toLowerCase().replace(/:/g, '');
+  return { netdev: `hn${hex}`, device: `nic${hex}` };
+}
+
 /** A value inside a QEMU option string: commas are doubled. */
 export function optEsc(v: string): string { return v.replaceAll(',', ',,'); }
 
@@ -65,17 +75,17 @@ export function qemuArgv(c: VmConfig): string[] {
     a.push('-append', c.kernel.cmdline);
   }
   if (c.nics.length === 0) a.push('-nic', 'none');
-  c.nics.forEach((n, i) => {
-    if (!MAC.test(n.mac)) throw new Error(`invalid MAC ${JSON.stringify(n.mac)}`);
+  for (const n of c.nics) {
+    const ids = nicIds(n.mac);
     if (n.tapName !== null) {
       if (!TAP_NAME.test(n.tapName)) throw new Error(`invalid tap name ${JSON.stringify(n.tapName)}`);
-      a.push('-netdev', `tap,id=net${i},ifname=${n.tapName},script=no,downscript=no`);
+      a.push('-netdev', `tap,id=${ids.netdev},ifname=${n.tapName},script=no,downscript=no`);
     } else {
       // User-mode networking, restricted: DHCP for the guest, no route to the host or beyond.
-      a.push('-netdev', `user,id=net${i},restrict=on`);
+      a.push('-netdev', `user,id=${ids.netdev},restrict=on`);
     }
-    a.push('-device', `virtio-net-pci,netdev=net${i},mac=${n.mac.toLowerCase()}${n.mtu ? `,host_mtu=${n.mtu}` : ''}`);
-  });
+    a.push('-device', `virtio-net-pci,netdev=${ids.netdev},mac=${n.mac.toLowerCase()},id=${ids.device}${n.mtu ? `,host_mtu=${n.mtu}` : ''}`);
+  }
   if (c.incoming) a.push('-incoming', 'defer');
   // seccomp: no obsolete syscalls, no scheduler/affinity changes. spawn=deny and
   // elevateprivileges=deny would also forbid the fork/setsid of -daemonize, so they stay off.

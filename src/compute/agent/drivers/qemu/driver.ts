@@ -12,10 +12,10 @@ import { pipeline } from 'node:stream/promises';
 import { run } from '../../../../common/exec.js';
 import {
   DriverError, PowerState, type HostResources, type HypervisorDriver, type ImageMeta, type ImageSource,
-  type InstanceInfo, type InstanceSpec, type VncConsole,
+  type InstanceInfo, type InstanceSpec, type Vif, type VncConsole,
 } from '../../driver.js';
 import { checkSpec, firstHostIp, normUuid, silentLogger, UUID, type CommonDriverOptions, type DriverLogger } from '../options.js';
-import { qemuArgv, type VmConfig, type VmDisk, type VmNic } from './argv.js';
+import { nicIds, qemuArgv, TAP_NAME, type VmConfig, type VmDisk, type VmNic } from './argv.js';
 import { BaseImageCache, qemuImgInfo, type BaseImage } from './images.js';
 import { kvmDeviceUsable, runBootProbe, type ProbeGuest } from './probe.js';
 import { QmpClient, QmpError } from './qmp.js';
@@ -905,6 +905,54 @@ export class QemuDriver implements HypervisorDriver {
   /** Waits for the operations in flight; the guests keep running (they are not our children). */
   async close(): Promise<void> {
     await Promise.allSettled([...this.locks.values()]);
+  }
+
+  async attachInterface(uuid: string, vif: Vif): Promise<void> {
+    const id = normUuid(uuid);
+    const nic = nicsOf({ vifs: [vif] } as InstanceSpec)[0]!;
+    const ids = nicIds(nic.mac);
+    if (nic.tapName !== null && !TAP_NAME.test(nic.tapName)) throw new DriverError('InstanceInvalidState', `invalid tap name ${JSON.stringify(nic.tapName)}`);
+    await this.locked(id, async () => {
+      const rec = await this.readRecord(id);
+      if (rec.nics.some((n) => n.mac.toLowerCase() === nic.mac.toLowerCase())) return;
+      if (await this.livePid(id)) {
+        await this.withQmp(id, async (q) => {
+          await q.execute('netdev_add', nic.tapName !== null
+            ? { type: 'tap', id: ids.netdev, ifname: nic.tapName, script: 'no', downscript: 'no' }
+            : { type: 'user', id: ids.netdev, restrict: true });
+          try {
+            await q.execute('device_add', { driver: 'virtio-net-pci', netdev: ids.netdev, mac: nic.mac.toLowerCase(), id: ids.device, ...(nic.mtu ? { host_mtu: nic.mtu } : {}) });
+          } catch (e) {
+            await q.execute('netdev_del', { id: ids.netdev }).catch(() => undefined);
+            throw e;
+          }
+        });
+      }
+      rec.nics.push(nic);
+      await this.writeRecord(rec);
+    });
+  }
+
+  async detachInterface(uuid: string, mac: string): Promise<void> {
+    const id = normUuid(uuid);
+    const ids = nicIds(mac);
+    await this.locked(id, async () => {
+      const rec = await this.readRecord(id);
+      if (await this.livePid(id)) {
+        await this.withQmp(id, async (q) => {
+          const present = (await q.execute<{ name: string }[]>('qom-list', { path: '/machine/peripheral' })).some((p) => p.name === ids.device);
+          if (present) {
+            // The guest releases the PCI device (ACPI hot-unplug); QEMU reports DEVICE_DELETED then.
+            const gone = q.waitEvent('DEVICE_DELETED', 15_000, (ev) => ev.data?.device === ids.device);
+            await q.execute('device_del', { id: ids.device });
+            await gone.catch(() => { throw new DriverError('InstanceInvalidState', `instance ${id}: the guest did not release interface ${mac} within 15 s`); });
+          }
+          await q.execute('netdev_del', { id: ids.netdev }).catch(() => undefined); // absent already: fine
+        }, 20_000);
+      }
+      rec.nics = rec.nics.filter((n) => n.mac.toLowerCase() !== mac.toLowerCase());
+      await this.writeRecord(rec);
+    });
   }
 
   async vncConsole(uuid: string): Promise<VncConsole> {
