@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { startTestCloud, type TestCloud } from '../identity/testing.js';
 import { startImageService, type ImageTestService } from './testing.js';
 import { run } from '../common/exec.js';
+import { sendfileAddon, sendfileStats, setSendfileEnabled } from './stores/sendfile.js';
 
 let cloud: TestCloud;
 let svc: ImageTestService;
@@ -79,6 +80,39 @@ test('upload and byte-exact download: size, md5 and sha512 recorded and served',
   assert.equal(down.headers.get('content-type'), 'application/octet-stream');
   assert.equal(sha512(down.bytes), sha512(data));
   assert.deepEqual(storeFiles(svc).filter((f) => f === id), [id]);
+});
+
+test('downloads go through sendfile(2) where the addon is built: byte-exact with and without Range, as the copy path', async () => {
+  assert.ok(sendfileAddon(), 'the monostack-sendfile addon is built (npm ci builds native/sendfile)');
+  const data = randomBytes((9 << 20) + 777);
+  const id = await create(svc, { name: 'sendfile' });
+  assert.equal((await upload(svc, id, data)).status, 204);
+  const get = (range?: string) => svc.request('GET', `/v2/images/${id}/file`, { token: admin, headers: range ? { Range: range } : {} });
+  const check = async () => {
+    let r = await get();
+    assert.equal(r.status, 200);
+    assert.equal(r.headers.get('content-length'), String(data.length));
+    assert.equal(r.headers.get('content-md5'), md5(data));
+    assert.equal(sha512(r.bytes), sha512(data));
+    for (const [range, start, end] of [['bytes=100-8000000', 100, 8000001], ['bytes=-5000000', data.length - 5000000, data.length], ['bytes=65536-', 65536, data.length]] as const) {
+      r = await get(range);
+      assert.equal(r.status, 206, range);
+      assert.equal(r.headers.get('content-range'), `bytes ${start}-${end - 1}/${data.length}`);
+      assert.equal(r.headers.get('content-md5'), md5(data));
+      assert.equal(sha512(r.bytes), sha512(data.subarray(start, end)), range);
+    }
+  };
+  const before = sendfileStats.bytes;
+  await check();
+  await waitFor(async () => sendfileStats.bytes - before === 4 * -(64 << 10) + data.length + (8000001 - 100) + 5000000 + (data.length - 65536));
+  setSendfileEnabled(false);
+  try {
+    const n = sendfileStats.transfers;
+    await check();
+    assert.equal(sendfileStats.transfers, n);
+  } finally {
+    setSendfileEnabled(true);
+  }
 });
 
 test('a queued image has no data: 204; Range gives 206 with Content-Range, bad ranges 416/400', async () => {

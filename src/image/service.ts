@@ -16,6 +16,7 @@ import { imagePolicies } from './policy.js';
 import { imageMigrations } from './store/index.js';
 import { imageOptions, type ImageContext } from './context.js';
 import { createStores } from './stores/index.js';
+import { downloadPath } from './stores/sendfile.js';
 import { HashPool } from './hashing.js';
 import { ImageCache } from './cache.js';
 import { GLANCE_SCHEMAS } from './api/schemas/glance-schemas.js';
@@ -116,6 +117,7 @@ export async function createImageService(deps: ImageServiceDeps): Promise<ImageS
     app, ctx,
     async listen(host: string, port: number) {
       await app.listen({ host, port });
+      log.info(`image downloads from the file store: ${downloadPath()}`);
       const addr = app.server.address();
       return typeof addr === 'object' && addr ? addr.port : port;
     },
