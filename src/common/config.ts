@@ -96,6 +96,7 @@ export const OPTIONS = {
     metadata_listen: { type: 'string', default: '', help: 'Address the metadata API listens on (Nova\'s metadata_listen). Empty: [DEFAULT] host.' },
     metadata_proxy_shared_secret: { type: 'string', default: '', help: 'Secret the network service\'s metadata proxy signs X-Instance-ID with (HMAC-SHA256, Nova\'s [neutron] metadata_proxy_shared_secret). Empty: the metadata API refuses every proxied request (403).' },
     dhcp_domain: { type: 'string', default: 'novalocal', help: 'Domain appended to instance host names in the metadata and config drive (Nova\'s [api] dhcp_domain). Empty: the bare host name.' },
+    vendordata_jsonfile_path: { type: 'string', default: '', help: 'A JSON object served to guests as vendor_data.json and under "static" in vendor_data2.json (Nova\'s [api] vendordata_jsonfile_path, the StaticJSON provider). Empty: {}.' },
     vif_plugging_timeout: { type: 'int', default: 300, help: 'Seconds a build waits for the network service\'s network-vif-plugged event of each new port (Nova\'s vif_plugging_timeout); 0: do not wait.' },
     vif_plugging_is_fatal: { type: 'bool', default: true, help: 'Whether a build whose ports were not reported plugged in time fails (Nova\'s vif_plugging_is_fatal).' },
     novncproxy_port: { type: 'int', default: 6080, help: 'noVNC console proxy port (websocket + the noVNC page).' },

@@ -24,7 +24,7 @@ import { ImageServiceSource } from './agent/images.js';
 import { createDriver } from './agent/drivers/index.js';
 import { startConsoleProxy, type ConsoleProxy } from './console/proxy.js';
 import { startMetadataServer, type MetadataServer } from './metadata/server.js';
-import { configDriveFilesFor } from './metadata/source.js';
+import { configDriveFilesFor, metadataSettings } from './metadata/source.js';
 import { resolveConsoleToken } from './console/tokens.js';
 import { callAgent } from './conductor.js';
 import { getInstance } from './store/instances.js';
@@ -66,11 +66,12 @@ function computeContext(deps: Omit<ComputeServiceDeps, 'validator'>): ComputeCon
 /** This host's agent with the driver [compute] compute_driver names, started (registered, reconciled, consuming). */
 async function startAgent(ctx: ComputeContext, session: ServiceSession): Promise<ComputeAgent> {
   const c = ctx.cfg.compute;
+  const settings = metadataSettings(ctx.cfg);
   const driver = createDriver(ctx.opts.driver, {
     instancesPath: ctx.opts.instancesPath, virtType: ctx.opts.virtType as 'auto' | 'kvm' | 'tcg', cleanShutdownTimeoutSec: c.shutdown_timeout,
     resources: { vcpus: c.vcpus, memoryMb: c.memory_mb, diskGb: c.disk_gb }, log: ctx.log.child({ component: 'driver' }),
     // The config drive holds the metadata service's documents, made from the same rows.
-    configDriveFiles: (spec) => configDriveFilesFor(ctx.db, spec, { dhcpDomain: c.dhcp_domain, vendorData: {} }),
+    configDriveFiles: (spec) => configDriveFilesFor(ctx.db, spec, settings),
   });
   const agent = new ComputeAgent(ctx, driver, new ImageServiceSource(session), { host: ctx.opts.host });
   await agent.start();
@@ -94,6 +95,7 @@ export async function createComputeService(deps: ComputeServiceDeps): Promise<Co
   await migrateService(database, 'compute', computeMigrations);
   const ctx = computeContext(deps);
   const log = ctx.log;
+  const metadataDocs = metadataSettings(cfg); // fails at start on a bad vendordata file
 
   const app = createApiServer({ name: 'compute', fault: novaFault, logger: deps.log, bodyLimit: cfg.DEFAULT.max_request_body_size, untypedBodiesAreJson: true,
     // Legacy URLs with the project id (/v2.1/{project_id}/servers) are the same API.
@@ -147,7 +149,7 @@ export async function createComputeService(deps: ComputeServiceDeps): Promise<Co
       if (cfg.compute.metadata_port > 0) {
         metadata = await startMetadataServer({
           ctx, host: cfg.compute.metadata_listen || host, port: cfg.compute.metadata_port,
-          sharedSecret: cfg.compute.metadata_proxy_shared_secret, dhcpDomain: cfg.compute.dhcp_domain,
+          sharedSecret: cfg.compute.metadata_proxy_shared_secret, ...metadataDocs,
         });
       }
       return typeof addr === 'object' && addr ? addr.port : port;

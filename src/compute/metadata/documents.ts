@@ -75,7 +75,7 @@ export interface MetadataSource {
   /** The address the request came from (X-Forwarded-For), the fallback of local-ipv4. */
   address: string | null;
   /** vendordata_jsonfile_path's content (Nova's StaticJSON provider); {} without a file. */
-  vendorData: Record<string, unknown>;
+  vendorData: unknown;
   /** Extra meta_data.json keys (the config drive's admin_pass). */
   extraMd?: Record<string, unknown>;
 }

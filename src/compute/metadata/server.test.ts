@@ -5,14 +5,17 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { pino } from 'pino';
 import { startTestCloud, type TestCloud, type Project } from '../../cli/test-cloud.js';
 import { openDatabase, type Database } from '../../common/db/index.js';
 import type { ComputeContext } from '../context.js';
 import type { InstanceSpec } from '../agent/driver.js';
 import { createMetadataApp, signInstanceId } from './server.js';
-import { configDriveFilesFor } from './source.js';
+import { configDriveFilesFor, metadataSettings } from './source.js';
 
 const SECRET = 'metadata-test-secret';
 const V = { 'OpenStack-API-Version': 'compute 2.93' };
@@ -27,6 +30,7 @@ let pubkey: string;
 let server: { id: string; name: string };
 let otherServer: string;
 let db: Database;
+let vendorDir: string;
 
 interface MdReply { status: number; type: string | null; text: string; bytes: Buffer; headers: Headers }
 
@@ -61,7 +65,11 @@ async function boot(token: string, body: Record<string, unknown>): Promise<strin
 }
 
 before(async () => {
-  c = await startTestCloud({ services: ['image', 'placement', 'compute'], config: { compute: { compute_driver: 'fake', host: 'md-host', metadata_proxy_shared_secret: SECRET } } });
+  vendorDir = mkdtempSync(join(tmpdir(), 'monostack-vendordata-'));
+  writeFileSync(join(vendorDir, 'vendor.json'), JSON.stringify({ ntp: ['0.pool.example'], 'é': { n: 1 } }));
+  c = await startTestCloud({ services: ['image', 'placement', 'compute'], config: { compute: {
+    compute_driver: 'fake', host: 'md-host', metadata_proxy_shared_secret: SECRET, vendordata_jsonfile_path: join(vendorDir, 'vendor.json'),
+  } } });
   base = `http://127.0.0.1:${c.cfg.compute.metadata_port}`;
   p = await c.project('mdone');
   other = await c.project('mdtwo');
@@ -86,6 +94,7 @@ before(async () => {
 after(async () => {
   await db?.close();
   await c?.close();
+  if (vendorDir) rmSync(vendorDir, { recursive: true, force: true });
 });
 
 test('the root lists the EC2 versions without any identification', async () => {
@@ -130,15 +139,16 @@ test('OpenStack layout: versions, the version directory, meta_data.json as Nova 
   assert.deepEqual(Object.keys(folsom), ['uuid', 'meta', 'public_keys', 'keys', 'hostname', 'name', 'launch_index', 'availability_zone']);
 });
 
-test('user_data, vendor data and network_data.json (none for --nic none)', async () => {
+test('user_data, vendor data from the operator\'s file and network_data.json (none for --nic none)', async () => {
   let r = await md('/openstack/latest/user_data');
   assert.equal(r.status, 200);
   assert.deepEqual(r.bytes, USER_DATA);
+  // [compute] vendordata_jsonfile_path (Nova's StaticJSON provider), in Python's JSON.
   r = await md('/openstack/latest/vendor_data.json');
   assert.equal(r.type, 'application/json');
-  assert.equal(r.text, '{}');
+  assert.equal(r.text, '{"ntp": ["0.pool.example"], "\\u00e9": {"n": 1}}');
   r = await md('/openstack/latest/vendor_data2.json');
-  assert.equal(r.text, '{"static": {}}');
+  assert.equal(r.text, '{"static": {"ntp": ["0.pool.example"], "\\u00e9": {"n": 1}}}');
   r = await md('/openstack/latest/network_data.json');
   assert.equal(r.type, 'text/plain; charset=UTF-8'); // Nova sets no JSON type on this one
   assert.equal(r.text, '{}');
@@ -309,7 +319,7 @@ test('unknown paths are 404; other methods on documents are 405 with Allow', asy
 
 test('the config drive holds the same documents the metadata API serves', async () => {
   const spec = { uuid: server.id, hostname: 'md-web', configDrive: true } as InstanceSpec;
-  const files = await configDriveFilesFor(db.db, spec, { dhcpDomain: 'novalocal', vendorData: {} });
+  const files = await configDriveFilesFor(db.db, spec, metadataSettings(c.cfg));
   const seedless = (s: string) => s.replace(/"random_seed": "[^"]*"/, '"random_seed": ""');
   const paths = Object.keys(files).filter((f) => f.startsWith('openstack/'));
   // 10 versions (9 dated + latest): meta_data.json and user_data each, vendor_data.json from 2013-10-17 (8), network_data.json from 2015-10-15 (7), vendor_data2.json from 2016-10-06 (5).
@@ -357,4 +367,12 @@ test('without a shared secret every proxied request is refused (nothing is serve
   } finally {
     await app.close();
   }
+});
+
+test('a missing or malformed vendordata_jsonfile_path stops the service at start', () => {
+  const cfg = (path: string) => ({ compute: { ...c.cfg.compute, vendordata_jsonfile_path: path } }) as typeof c.cfg;
+  assert.throws(() => metadataSettings(cfg(join(vendorDir, 'absent.json'))), /vendordata_jsonfile_path .*absent\.json: ENOENT/);
+  writeFileSync(join(vendorDir, 'bad.json'), '{not json');
+  assert.throws(() => metadataSettings(cfg(join(vendorDir, 'bad.json'))), /vendordata_jsonfile_path .*bad\.json/);
+  assert.deepEqual(metadataSettings(cfg('')), { dhcpDomain: 'novalocal', vendorData: {} });
 });

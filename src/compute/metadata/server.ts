@@ -20,7 +20,7 @@ export interface MetadataServerOptions {
   /** The secret the metadata proxy signs instance ids with; empty refuses every request. */
   sharedSecret: string;
   dhcpDomain?: string;
-  vendorData?: Record<string, unknown>;
+  vendorData?: unknown;
 }
 
 export interface MetadataServer {

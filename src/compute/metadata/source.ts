@@ -2,7 +2,9 @@
 // get_metadata_by_instance_id with its expected_attrs): the instance row, its server metadata, key
 // pair, flavor copy, network info and EC2 ids; and the guest's password (set once by the guest).
 
+import { readFileSync } from 'node:fs';
 import type { Kysely } from 'kysely';
+import type { Config } from '../../common/config.js';
 import { isUniqueViolation, insertId } from '../../common/db/index.js';
 import { parseJson, nowIso } from '../context.js';
 import { flavorsOf, getInstance, systemMetadataOf, type InstanceRow } from '../store/instances.js';
@@ -17,13 +19,30 @@ export interface SourceOptions {
   /** Nova's [api] dhcp_domain (default novalocal). */
   dhcpDomain: string;
   /** The StaticJSON vendor data. */
-  vendorData: Record<string, unknown>;
+  vendorData: unknown;
   /** The requester's address (X-Forwarded-For), the fallback of local-ipv4. */
   address?: string | null;
 }
 
 /** Nova's default [api] dhcp_domain. */
 export const DEFAULT_DHCP_DOMAIN = 'novalocal';
+
+/**
+ * The documents' settings from [compute]: dhcp_domain and the vendordata_jsonfile_path file, read
+ * once (a missing or malformed file stops the service at start, as Nova's StaticJSON provider).
+ */
+export function metadataSettings(cfg: Config): SourceOptions {
+  const path = cfg.compute.vendordata_jsonfile_path;
+  let vendorData: unknown = {};
+  if (path) {
+    try {
+      vendorData = JSON.parse(readFileSync(path, 'utf8'));
+    } catch (e) {
+      throw new Error(`[compute] vendordata_jsonfile_path ${path}: ${(e as Error).message}`, { cause: e });
+    }
+  }
+  return { dhcpDomain: cfg.compute.dhcp_domain, vendorData };
+}
 
 /** An EC2 id: template % int (nova.objects.ec2.id_to_ec2_id). */
 const ec2Id = (prefix: string, n: number): string => `${prefix}-${n.toString(16).padStart(8, '0')}`;
