@@ -25,7 +25,7 @@ test('defaults: every option, with Keystone\'s values where it has them', () => 
   assert.equal(c.DEFAULT.max_request_body_size, 114688);
   assert.equal(c.DEFAULT.host, '127.0.0.1');
   assert.equal(c.DEFAULT.region, 'RegionOne');
-  assert.deepEqual(c.DEFAULT.enabled_services, ['identity', 'image', 'placement', 'compute']);
+  assert.deepEqual(c.DEFAULT.enabled_services, ['identity', 'image', 'placement', 'network', 'compute']);
   assert.equal(c.database.url, 'sqlite:');
   assert.equal(c.DEFAULT.data_dir, join(homedir(), '.monostack'));
   assert.equal(c.identity.key_repository, join(homedir(), '.monostack', 'fernet-keys'));
@@ -35,7 +35,7 @@ test('defaults: every option, with Keystone\'s values where it has them', () => 
   }
   // Defaults are copies: changing one config's list leaves the next one alone.
   c.DEFAULT.enabled_services.push('compute');
-  assert.deepEqual(loadConfig({ env: {} }).DEFAULT.enabled_services, ['identity', 'image', 'placement', 'compute']);
+  assert.deepEqual(loadConfig({ env: {} }).DEFAULT.enabled_services, ['identity', 'image', 'placement', 'network', 'compute']);
 });
 
 test('INI file: sections, comments, typed values, key_repository under data_dir', () => {
