@@ -12,6 +12,7 @@ import type { TokenValidator } from '../common/auth/middleware.js';
 import { createImageService } from '../image/service.js';
 import { createComputeService } from '../compute/service.js';
 import { createPlacementService } from '../placement/service.js';
+import { createNetworkService } from '../network/service.js';
 import { ServiceSession } from '../common/auth/session.js';
 
 export interface ServiceDeps {
@@ -51,6 +52,16 @@ export const SERVICE_MODULES: ServiceModule[] = [
     async start(deps, host) {
       const svc = await createPlacementService({ cfg: deps.cfg, log: deps.log, bus: deps.bus, database: deps.database, validator: deps.validator, authUrl: deps.authUrl });
       await svc.listen(host, deps.cfg.placement.port);
+      return svc;
+    },
+  },
+  {
+    name: 'network',
+    user: 'neutron',
+    catalog: { type: 'network', name: 'neutron', description: 'OpenStack Networking (monostack)', port: (c) => c.network.port, path: '' },
+    async start(deps, host) {
+      const svc = await createNetworkService({ cfg: deps.cfg, log: deps.log, bus: deps.bus, database: deps.database, validator: deps.validator, authUrl: deps.authUrl });
+      await svc.listen(host, deps.cfg.network.port);
       return svc;
     },
   },

@@ -64,6 +64,7 @@ const PORTS: Record<string, [section: string, option: string, path: string][]> =
   image: [['image', 'port', '']],
   compute: [['compute', 'port', '/v2.1'], ['compute', 'metadata_port', ''], ['compute', 'novncproxy_port', '']],
   placement: [['placement', 'port', '']],
+  network: [['network', 'port', '']],
 };
 
 export async function startTestCloud(o: StartOptions): Promise<TestCloud> {
