@@ -16,6 +16,7 @@ import type { ComputeContext } from '../context.js';
 import type { InstanceSpec } from '../agent/driver.js';
 import { createMetadataApp, signInstanceId } from './server.js';
 import { configDriveFilesFor, metadataSettings } from './source.js';
+import { pyJson as pyJsonOf } from './documents.js';
 
 const SECRET = 'metadata-test-secret';
 const V = { 'OpenStack-API-Version': 'compute 2.93' };
@@ -337,6 +338,46 @@ test('the config drive holds the same documents the metadata API serves', async 
     assert.deepEqual(Buffer.from(files[`ec2/${v}/user-data`] as Buffer), USER_DATA);
   }
   assert.deepEqual(Object.keys(files).filter((f) => f.startsWith('ec2/')).sort(), ['ec2/2009-04-04/meta-data.json', 'ec2/2009-04-04/user-data', 'ec2/latest/meta-data.json', 'ec2/latest/user-data']);
+});
+
+test('a server with ports: network_data.json, local-ipv4, public-ipv4 and security groups from its network info cache', async () => {
+  const id = await boot(p.token, { name: 'md-net', security_groups: [{ name: 'web' }] });
+  // The cache as the agent writes it (Nova's network model; src/compute/network.ts buildNetworkInfo).
+  const vif = (n: number, subnets: unknown[], mtu: number | null) => ({
+    id: `aaaaaaaa-0000-4000-8000-00000000000${n}`, address: `fa:16:3e:00:00:0${n}`, type: 'bridge', devname: `tapaaaaaaaa-0${n}`,
+    details: {}, vnic_type: 'normal', active: true, preserve_on_delete: false, profile: {},
+    network: { id: `bbbbbbbb-0000-4000-8000-00000000000${n}`, bridge: 'brq', label: `net${n}`, subnets, meta: { injected: false, tenant_id: p.projectId, mtu } },
+  });
+  const info = [
+    vif(1, [{
+      cidr: '10.20.0.0/24', version: 4, gateway: { address: '10.20.0.1', type: 'gateway', version: 4 }, dns: [{ address: '10.20.0.2', type: 'dns', version: 4 }],
+      routes: [{ cidr: '172.16.0.0/12', gateway: { address: '10.20.0.254', type: 'gateway', version: 4 } }],
+      ips: [{ address: '10.20.0.7', type: 'fixed', version: 4, floating_ips: [{ address: '192.0.2.50', type: 'floating', version: 4 }] }], meta: { enable_dhcp: false },
+    }], 1450),
+    vif(2, [{
+      cidr: '10.30.0.0/24', version: 4, gateway: { address: '10.30.0.1', type: 'gateway', version: 4 }, dns: [], routes: [],
+      ips: [{ address: '10.30.0.9', type: 'fixed', version: 4, floating_ips: [] }], meta: { enable_dhcp: true },
+    }], 1500),
+  ];
+  await db.db.updateTable('instances').set({ network_info: JSON.stringify(info) }).where('uuid', '=', id).execute();
+  const nd = await md('/openstack/latest/network_data.json', { uuid: id });
+  assert.equal(nd.text, pyJsonOf({
+    links: [
+      { id: 'tapaaaaaaaa-01', vif_id: info[0]!.id, type: 'bridge', mtu: 1450, ethernet_mac_address: 'fa:16:3e:00:00:01' },
+      { id: 'tapaaaaaaaa-02', vif_id: info[1]!.id, type: 'bridge', mtu: null, ethernet_mac_address: 'fa:16:3e:00:00:02' },
+    ],
+    networks: [
+      { id: 'network0', type: 'ipv4', link: 'tapaaaaaaaa-01', ip_address: '10.20.0.7', netmask: '255.255.255.0',
+        routes: [{ network: '0.0.0.0', netmask: '0.0.0.0', gateway: '10.20.0.1' }, { network: '172.16.0.0', netmask: '255.240.0.0', gateway: '10.20.0.254' }],
+        network_id: info[0]!.network.id, services: [{ type: 'dns', address: '10.20.0.2' }] },
+      { id: 'network1', type: 'ipv4_dhcp', link: 'tapaaaaaaaa-02', network_id: info[1]!.network.id },
+    ],
+    services: [{ type: 'dns', address: '10.20.0.2' }],
+  }));
+  const get = async (k: string) => (await md(`/latest/meta-data/${k}`, { uuid: id, headers: { 'X-Forwarded-For': '10.20.0.7' } })).text;
+  assert.equal(await get('local-ipv4'), '10.20.0.7');
+  assert.equal(await get('public-ipv4'), '192.0.2.50');
+  assert.equal(await get('security-groups'), 'web');
 });
 
 test('a deleted server has no metadata', async () => {

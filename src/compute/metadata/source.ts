@@ -80,6 +80,23 @@ export function passwordOf(inst: InstanceRow): string | null {
   return systemMetadataOf(inst).password || null;
 }
 
+/**
+ * Nova's network info marks a subnet served by DHCP with meta.dhcp_server (the DHCP port's address,
+ * else the gateway); a cache that only says enable_dhcp gets the same mark, so network_data.json
+ * shows such networks as ipv4_dhcp / ipv6_dhcp, as Nova does.
+ */
+function withDhcpServer(vif: NetVif): NetVif {
+  if (!vif.network?.subnets?.some((sn) => sn.meta?.enable_dhcp === true && sn.meta.dhcp_server === undefined)) return vif;
+  return {
+    ...vif,
+    network: {
+      ...vif.network,
+      subnets: vif.network.subnets.map((sn) => (sn.meta?.enable_dhcp === true && sn.meta.dhcp_server === undefined
+        ? { ...sn, meta: { ...sn.meta, dhcp_server: sn.gateway?.address ?? '' } } : sn)),
+    },
+  };
+}
+
 /** The security group names the server was created with (system metadata), 'default' when none were named. */
 function securityGroupsOf(inst: InstanceRow): string[] {
   const named = parseJson<unknown>(systemMetadataOf(inst).security_groups, null);
@@ -104,7 +121,7 @@ export async function loadMetadataSource(db: Db, uuid: string, o: SourceOptions)
   const kernel = inst.kernel_id ? ec2Id('aki', await s3ImageId(db, inst.kernel_id)) : null;
   const ramdisk = inst.ramdisk_id ? ec2Id('ari', await s3ImageId(db, inst.ramdisk_id)) : null;
   const nw = parseJson<unknown>(inst.network_info, []);
-  const networkInfo = Array.isArray(nw) ? (nw as NetVif[]).filter((v) => v !== null && typeof v === 'object') : [];
+  const networkInfo = Array.isArray(nw) ? (nw as NetVif[]).filter((v) => v !== null && typeof v === 'object').map(withDhcpServer) : [];
   const source: MetadataSource = {
     uuid: inst.uuid, name: inst.display_name, hostname: inst.hostname ?? '', dhcpDomain: o.dhcpDomain,
     projectId: inst.project_id, launchIndex: inst.launch_index ?? 0, availabilityZone: inst.availability_zone,
