@@ -102,3 +102,12 @@ test('netmasks as netaddr writes them', () => {
   assert.equal(netmaskOf(0, true), '::');
   assert.equal(netmaskOf(20, true), 'ffff:f000::');
 });
+
+test('a malformed network info cache gives empty answers, never an exception', () => {
+  const bad = [
+    { id: 'x' }, { id: 'y', network: { subnets: 'no' } }, { id: 'z', network: { id: 'n', subnets: [{ cidr: '10.0.0.0/24', ips: [{}] }, null] } },
+  ] as unknown as NetVif[];
+  const md = new InstanceMetadata({ ...base, networkInfo: bad });
+  assert.equal((md.lookup('/latest/meta-data/local-ipv4') as { body: string }).body, 'None');
+  assert.equal((md.lookup('/openstack/latest/network_data.json') as { body: string }).body, '{"links": [{"id": "interface0", "vif_id": "z", "type": "phy", "mtu": null, "ethernet_mac_address": null}], "networks": [], "services": []}');
+});

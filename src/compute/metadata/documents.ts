@@ -192,10 +192,11 @@ export class InstanceMetadata {
     const fixed: string[] = [];
     const floating: string[] = [];
     for (const vif of this.src.networkInfo) {
-      for (const sn of vif.network?.subnets ?? []) {
-        for (const ip of sn.ips ?? []) {
+      for (const sn of Array.isArray(vif.network?.subnets) ? vif.network.subnets : []) {
+        for (const ip of Array.isArray(sn?.ips) ? sn.ips : []) {
+          if (typeof ip?.address !== 'string') continue; // a malformed cache entry shows nothing rather than failing
           if (ipVersion(ip, sn) === 4) fixed.push(ip.address);
-          for (const f of ip.floating_ips ?? []) floating.push(f.address);
+          for (const f of ip.floating_ips ?? []) if (typeof f?.address === 'string') floating.push(f.address);
         }
       }
     }
@@ -280,13 +281,14 @@ export class InstanceMetadata {
     let net = -1;
     for (const vif of nwinfo) {
       const network = vif.network;
-      if (!network || !network.subnets?.length) continue;
-      const v4 = network.subnets.find((x) => subnetVersion(x) === 4);
-      const v6 = network.subnets.find((x) => subnetVersion(x) === 6);
+      const subnets = Array.isArray(network?.subnets) ? network.subnets.filter((x) => x !== null && typeof x === 'object') : [];
+      if (!network || !subnets.length) continue;
+      const v4 = subnets.find((x) => subnetVersion(x) === 4);
+      const v6 = subnets.find((x) => subnetVersion(x) === 6);
       ifc++;
       let link: Record<string, unknown> | null = null;
       if (v4 || v6) {
-        const mtu = network.subnets.some((x) => x.meta?.dhcp_server) ? null : (network.meta?.mtu ?? null);
+        const mtu = subnets.some((x) => x.meta?.dhcp_server) ? null : (network.meta?.mtu ?? null);
         link = {
           id: vif.devname || `interface${ifc}`, vif_id: vif.id,
           type: vif.type && LEGACY_EXPOSED_VIF_TYPES.has(vif.type) ? vif.type : 'phy',
@@ -295,7 +297,7 @@ export class InstanceMetadata {
         links.push(link);
       }
       for (const [sn, version] of [[v4, 4], [v6, 6]] as const) {
-        if (!sn || !sn.ips?.length) continue;
+        if (!sn || !Array.isArray(sn.ips) || !sn.ips.length || typeof sn.ips[0]?.address !== 'string') continue;
         net++;
         networks.push(netEntry(vif, sn, version, net, String(link!.id)));
         addServices(dnsServices(sn));
