@@ -31,6 +31,18 @@ export function configFrom(o: Opts): Config {
   });
 }
 
+/** A random secret kept in `file` (0600), made on first use. */
+function localSecret(file: string): string {
+  if (existsSync(file)) {
+    const v = readFileSync(file, 'utf8').trim();
+    if (v) return v;
+  }
+  const v = randomBytes(24).toString('base64url');
+  writeFileSync(file, v + '\n', { mode: 0o600 });
+  chmodSync(file, 0o600);
+  return v;
+}
+
 function readOpenrcPassword(file: string): string | undefined {
   if (!existsSync(file)) return undefined;
   const m = /^export OS_PASSWORD='((?:[^']|'\\'')*)'$/m.exec(readFileSync(file, 'utf8'));
@@ -107,6 +119,9 @@ export async function startCloud(c: Config, say: (line: string) => void = () => 
   const database = await openDatabase(c.database.url, c.DEFAULT.data_dir);
   const openrc = join(c.DEFAULT.data_dir, 'openrc');
   const password = c.identity.admin_password || readOpenrcPassword(openrc) || randomBytes(12).toString('base64url');
+  // The metadata proxy (network) signs instance ids that the metadata API (compute) checks: one
+  // machine needs no configuration for it, so a secret is made once and kept in the data directory.
+  if (!c.compute.metadata_proxy_shared_secret) c.compute.metadata_proxy_shared_secret = localSecret(join(c.DEFAULT.data_dir, 'metadata-proxy-secret'));
 
   const identity = await createIdentityService(c, log, bus, database);
   const passwords = serviceUserPasswords(c);

@@ -60,7 +60,8 @@ export const SERVICE_MODULES: ServiceModule[] = [
     user: 'neutron',
     catalog: { type: 'network', name: 'neutron', description: 'OpenStack Networking (monostack)', port: (c) => c.network.port, path: '' },
     async start(deps, host) {
-      const svc = await createNetworkService({ cfg: deps.cfg, log: deps.log, bus: deps.bus, database: deps.database, validator: deps.validator, authUrl: deps.authUrl });
+      const session = new ServiceSession({ authUrl: deps.authUrl, service: deps.service, region: deps.cfg.DEFAULT.region });
+      const svc = await createNetworkService({ cfg: deps.cfg, log: deps.log, bus: deps.bus, database: deps.database, validator: deps.validator, authUrl: deps.authUrl, session });
       await svc.listen(host, deps.cfg.network.port);
       return svc;
     },

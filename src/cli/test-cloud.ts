@@ -77,6 +77,8 @@ export async function startTestCloud(o: StartOptions): Promise<TestCloud> {
   for (const svc of ['identity', ...o.services]) {
     for (const [section, option] of PORTS[svc] ?? []) (overrides[section] ??= {})[option] = await freePort();
   }
+  // The network's data plane touches the host (bridges, namespaces, dnsmasq): tests ask for it by name.
+  if (o.services.includes('network')) (overrides.network ??= {}).dataplane = 'noop';
   // Compute without Placement is an API-only test: no agent (it would register with Placement).
   if (o.services.includes('compute') && !o.services.includes('placement')) (overrides.compute ??= {}).run_agent = false;
   for (const [s, kv] of Object.entries(o.config ?? {})) overrides[s] = { ...(overrides[s] ?? {}), ...kv };

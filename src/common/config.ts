@@ -116,6 +116,11 @@ export const OPTIONS = {
     quota_rbac_policy: { type: 'int', default: 10, help: 'RBAC policies a project may have (-1: unlimited).' },
     quota_router: { type: 'int', default: 10, help: 'Routers a project may have (-1: unlimited).' },
     quota_floatingip: { type: 'int', default: 50, help: 'Floating IPs a project may have (-1: unlimited).' },
+    run_agent: { type: 'bool', default: true, help: 'Run this host\'s network agent (L2 wiring, security groups, and on a network node DHCP, routers and the metadata proxy) inside this process.' },
+    network_node: { type: 'bool', default: true, help: 'Whether this host\'s agent also serves DHCP, routers and metadata (the seed\'s network node; a compute node only wires its ports).' },
+    dataplane: { type: 'string', default: '', help: 'The data-plane driver: linuxbridge (bridges, namespaces, dnsmasq, nftables; needs root) or noop (touches nothing). Empty: linuxbridge as root, noop otherwise.' },
+    physical_interface_mappings: { type: 'list', default: [], help: 'physnet:interface pairs that attach a physical network to a host interface. Empty (the default): every physical network is an isolated bridge and no host interface is touched.' },
+    agent_resync_interval: { type: 'int', default: 30, help: 'Seconds between an agent\'s full resyncs and heartbeats (it also syncs on every change).' },
     agent_down_time: { type: 'int', default: 75, help: 'Seconds without a heartbeat after which an agent is shown dead (alive: false).' },
   },
   compute: {

@@ -20,6 +20,7 @@ import { ensureDefaultSg, getGroup } from './securitygroups.js';
 import { allocate, parseFixedIps, type FixedIp, type IpRequest } from '../ipam.js';
 import { parseCidr, parseIp, cidrText } from '../ipaddr.js';
 import type { ApiModule } from './router.js';
+import { bridgeName } from '../agent/names.js';
 
 type Row = Record<string, unknown>;
 
@@ -170,10 +171,15 @@ function portSecurityChecks(ps: boolean, sgs: string[], pairs: unknown[]): void 
   if (!ps && pairs.length) throw nerr('Conflict', 'AddressPairAndPortSecurityRequired', 'Port Security must be enabled in order to have allowed address pairs on a port.');
 }
 
-function binding(host: string, vnic: string): { vif_type: string; vif_details: Obj; status?: string } {
+/**
+ * A binding as the Linux bridge mechanism driver makes it; vif_details names the network's bridge
+ * so that compute plugs the tap where the host's agent expects it. A bound port is DOWN until that
+ * agent reports its device up (agents-rpc.ts), as ML2 does.
+ */
+function binding(host: string, vnic: string, networkId: string): { vif_type: string; vif_details: Obj } {
   if (!host) return { vif_type: 'unbound', vif_details: {} };
   if (vnic !== 'normal') return { vif_type: 'binding_failed', vif_details: {} };
-  return { vif_type: BRIDGE_VIF.type, vif_details: { ...BRIDGE_VIF.details } };
+  return { vif_type: BRIDGE_VIF.type, vif_details: { ...BRIDGE_VIF.details, bridge_name: bridgeName(networkId) } };
 }
 
 /** Explicitly set attributes whose sub-rules Neutron checks (fixed_ips:ip_address, allowed_address_pairs:mac_address...). */
@@ -256,7 +262,7 @@ async function create(ctx: NetworkContext, req: FastifyRequest, reply: { code(n:
   else if (ps && !deviceOwner.startsWith('network:')) sgs = [await ensureDefaultSg(ctx, owner)];
   else sgs = [];
   portSecurityChecks(ps, sgs, pairs);
-  const bind = binding(host, vnic);
+  const bind = binding(host, vnic, net.row.id as string);
   const id = newId();
   const now = stamp();
   for (let attempt = 0; ; attempt++) {
@@ -270,7 +276,7 @@ async function create(ctx: NetworkContext, req: FastifyRequest, reply: { code(n:
         }
         await trx.insertInto('neutron_ports').values({
           id, name, project_id: owner, description, revision_number: 0, created_at: now, updated_at: now, network_id: net.row.id,
-          mac_address: macNow, admin_state_up: b(adminUp), status: host && bind.vif_type !== 'binding_failed' ? 'ACTIVE' : 'DOWN', device_id: deviceId, device_owner: deviceOwner,
+          mac_address: macNow, admin_state_up: b(adminUp), status: 'DOWN', device_id: deviceId, device_owner: deviceOwner,
           binding_host_id: host, binding_vif_type: bind.vif_type, binding_vif_details: json(bind.vif_details), binding_vnic_type: vnic,
           binding_profile: json(profile), port_security_enabled: b(ps), allowed_address_pairs: json(pairs), extra_dhcp_opts: json(dhcpOpts), dns_name: '',
         }).execute();
@@ -335,8 +341,9 @@ async function update(ctx: NetworkContext, req: FastifyRequest): Promise<Obj> {
   if (!VNIC_TYPES.includes(vnic)) throw invalidInput(`${pyRepr(raw['binding:vnic_type'])} is not in [${VNIC_TYPES.map((v) => `'${v}'`).join(', ')}]`);
   if (raw['binding:profile'] !== undefined) set.binding_profile = json(checkDict(raw['binding:profile']));
   if (raw['binding:host_id'] !== undefined || raw['binding:vnic_type'] !== undefined) {
-    const bd = binding(host, vnic);
-    Object.assign(set, { binding_host_id: host, binding_vnic_type: vnic, binding_vif_type: bd.vif_type, binding_vif_details: json(bd.vif_details), status: host && bd.vif_type !== 'binding_failed' ? 'ACTIVE' : 'DOWN' });
+    const bd = binding(host, vnic, cur.dict.network_id as string);
+    const rebound = host !== cur.dict['binding:host_id'];
+    Object.assign(set, { binding_host_id: host, binding_vnic_type: vnic, binding_vif_type: bd.vif_type, binding_vif_details: json(bd.vif_details), ...(rebound ? { status: 'DOWN' } : {}) });
   }
   const requests = raw.fixed_ips === undefined ? undefined : (raw.fixed_ips === null ? [] : parseFixedIps(raw.fixed_ips));
   const networkId = cur.dict.network_id as string;
@@ -387,6 +394,36 @@ async function remove(ctx: NetworkContext, req: FastifyRequest, reply: { code(n:
 }
 
 /** Removes a port and everything hanging off it (also used by the L3 area for its own ports). */
+/**
+ * A port the service makes for itself (neutron-dhcp-agent's DHCP port): no caller, no quota, no
+ * security groups; the MAC and addresses come from the same allocation as every port's.
+ */
+export async function createServicePort(ctx: NetworkContext, p: { network_id: string; device_owner: string; device_id: string; host: string; fixed_ips: IpRequest[] }): Promise<string> {
+  const net = await ctx.db.selectFrom('neutron_networks').select(['id', 'project_id']).where('id', '=', p.network_id).executeTakeFirst() as Row | undefined;
+  if (!net) throw notFound('Network', p.network_id);
+  const id = newId();
+  const now = stamp();
+  const bind = binding(p.host, 'normal', p.network_id);
+  for (let attempt = 0; ; attempt++) {
+    const mac = randomMac(ctx.cfg.network.base_mac);
+    try {
+      await writeTx(ctx, async (trx) => {
+        await trx.insertInto('neutron_ports').values({
+          id, name: '', project_id: net.project_id, description: '', revision_number: 0, created_at: now, updated_at: now, network_id: p.network_id,
+          mac_address: mac, admin_state_up: 1, status: 'ACTIVE', device_id: p.device_id, device_owner: p.device_owner,
+          binding_host_id: p.host, binding_vif_type: bind.vif_type, binding_vif_details: json(bind.vif_details), binding_vnic_type: 'normal',
+          binding_profile: json({}), port_security_enabled: 0, allowed_address_pairs: json([]), extra_dhcp_opts: json([]), dns_name: '',
+        }).execute();
+        await allocate(trx, p.network_id, id, mac, p.fixed_ips, false);
+      });
+      return id;
+    } catch (e) {
+      if (isUniqueViolation(e) && attempt < 60) continue;
+      throw e;
+    }
+  }
+}
+
 export async function deletePortRows(ctx: NetworkContext, id: string): Promise<void> {
   await writeTx(ctx, async (trx) => {
     await trx.deleteFrom('neutron_ipallocations').where('port_id', '=', id).execute();
