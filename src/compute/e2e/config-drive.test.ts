@@ -16,7 +16,7 @@ const SECRET = 'config-drive-e2e';
 const V = { 'OpenStack-API-Version': 'compute 2.93' };
 const skip = !existsSync('/usr/bin/qemu-system-x86_64') ? 'qemu-system-x86 not installed' : !which('isoinfo') || !which('genisoimage') ? 'genisoimage/isoinfo not installed' : false;
 
-test('a QEMU guest booted with config_drive gets the metadata API documents on its config-2 ISO', { skip, timeout: 300_000 }, async () => {
+test('a QEMU guest booted with config_drive gets the metadata API documents on its config-2 ISO, and new ones when rebuilt', { skip, timeout: 300_000 }, async () => {
   const imgs = await testImages();
   let c: TestCloud | undefined;
   try {
@@ -69,6 +69,25 @@ test('a QEMU guest booted with config_drive gets the metadata API documents on i
     const ec2 = JSON.parse(read('/ec2/latest/meta-data.json').toString('utf8'));
     assert.equal(ec2['instance-id'], await (await fetch(`${base}/latest/meta-data/instance-id`, { headers })).text());
     assert.equal(ec2['public-keys']['0']['openssh-key'], kp.body.keypair.public_key);
+
+    // Rebuild with another key and user data (2.54, 2.57): a new drive, again the API's documents.
+    const kp2 = await c.call('compute', 'POST', '/os-keypairs', { token: p.token, body: { keypair: { name: 'cdkey2' } } });
+    assert.equal(kp2.status, 200, kp2.text);
+    const userData2 = Buffer.from('#!/bin/sh\necho rebuilt\n');
+    const rb = await c.call('compute', 'POST', `/servers/${id}/action`, { token: p.token, headers: V, body: { rebuild: { imageRef: img.body.id, key_name: 'cdkey2', user_data: userData2.toString('base64') } } });
+    assert.equal(rb.status, 202, rb.text);
+    s = {};
+    for (let i = 0; i < 600 && !(s.status === 'ACTIVE' && !s['OS-EXT-STS:task_state']); i++) {
+      await new Promise((res) => setTimeout(res, 100));
+      s = (await c.call('compute', 'GET', `/servers/${id}`, { token: p.token, headers: V })).body.server;
+      assert.notEqual(s.status, 'ERROR', JSON.stringify(s));
+    }
+    assert.deepEqual(read('/openstack/latest/user_data'), userData2);
+    assert.deepEqual(JSON.parse(read('/openstack/latest/meta_data.json').toString('utf8')).public_keys, { cdkey2: kp2.body.keypair.public_key });
+    for (const f of ['/openstack/latest/meta_data.json', '/openstack/latest/user_data', '/openstack/2013-04-04/meta_data.json']) {
+      assert.equal(seedless(read(f).toString('utf8')), seedless(await (await fetch(base + f, { headers })).text()), f);
+    }
+    assert.ok(!existsSync(`${iso}.rebuild`));
 
     const d = await c.call('compute', 'DELETE', `/servers/${id}`, { token: p.token, headers: V });
     assert.equal(d.status, 204, d.text);

@@ -837,9 +837,13 @@ export class QemuDriver implements HypervisorDriver {
       const fresh = `${p.disk}.rebuild`;
       await rm(fresh, { force: true });
       await this.createOverlay(fresh, boot, spec.rootGb);
+      // A new config drive too (as Nova's rebuild spawns again): the key and user data may have changed.
+      const freshConfig = `${p.config}.rebuild`;
+      if (rec.configDrive) await this.buildConfigDrive(spec, freshConfig);
       await this.stopProcess(id, this.cleanTimeout());
       if (rec.suspended) { await rm(p.state, { force: true }); rec.suspended = false; }
       await rename(fresh, p.disk);
+      if (rec.configDrive) await rename(freshConfig, p.config);
       rec.image = boot;
       rec.rootGb = spec.rootGb;
       this.applySpec(rec, spec);
