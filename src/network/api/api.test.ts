@@ -111,3 +111,139 @@ test('list language: fields, filters, sort, pagination links, tags', async () =>
   assert.deepEqual(tagged[0].tags, ['blue', 'green', 'red']);
   assert.equal((await net('GET', '/v2.0/networks?not-tags-any=red', bob.token)).body.networks.filter((x: any) => x.id === id).length, 0);
 });
+
+test('subnets and ports: validation, IPv6, bindings, address pairs', async () => {
+  const n = (await net('POST', '/v2.0/networks', alice.token, { network: { name: 's-net' } })).body.network;
+  fault(await net('POST', '/v2.0/subnets', alice.token, { subnet: { network_id: n.id, ip_version: 4, cidr: '10.1.0.0/24', allocation_pools: [{ start: '10.1.1.5', end: '10.1.1.9' }] } }), 400, 'OutOfBoundsAllocationPool');
+  fault(await net('POST', '/v2.0/subnets', alice.token, { subnet: { network_id: n.id, ip_version: 4, cidr: '10.1.0.0/24', allocation_pools: [{ start: '10.1.0.9', end: '10.1.0.5' }] } }), 400, 'InvalidAllocationPool');
+  fault(await net('POST', '/v2.0/subnets', alice.token, { subnet: { network_id: n.id, ip_version: 4, cidr: '10.1.0.0/24', allocation_pools: [{ start: '10.1.0.2', end: '10.1.0.9' }, { start: '10.1.0.8', end: '10.1.0.20' }] } }), 400, 'OverlappingAllocationPools');
+  fault(await net('POST', '/v2.0/subnets', alice.token, { subnet: { network_id: n.id, ip_version: 4, cidr: '10.1.0.0/24', gateway_ip: '10.1.0.5', allocation_pools: [{ start: '10.1.0.2', end: '10.1.0.9' }] } }), 409, 'GatewayConflictWithAllocationPools');
+  fault(await net('POST', '/v2.0/subnets', alice.token, { subnet: { network_id: n.id, ip_version: 4, cidr: '10.1.0.1/24' } }), 400, 'InvalidInput');
+  fault(await net('POST', '/v2.0/subnets', alice.token, { subnet: { network_id: n.id, ip_version: 6, cidr: '2001:db8::/64', ipv6_ra_mode: 'slaac', ipv6_address_mode: 'dhcpv6-stateful' } }), 400, 'InvalidInput');
+  const s4 = await net('POST', '/v2.0/subnets', alice.token, { subnet: { network_id: n.id, ip_version: 4, cidr: '10.1.0.0/24', allocation_pools: [{ start: '10.1.0.10', end: '10.1.0.20' }] } });
+  assert.equal(s4.status, 201, s4.text);
+  fault(await net('POST', '/v2.0/subnets', alice.token, { subnet: { network_id: n.id, ip_version: 4, cidr: '10.1.0.128/25' } }), 400, 'InvalidInput');
+  const s6 = await net('POST', '/v2.0/subnets', alice.token, { subnet: { network_id: n.id, ip_version: 6, cidr: '2001:db8:0:1::/64', ipv6_ra_mode: 'slaac', ipv6_address_mode: 'slaac' } });
+  assert.equal(s6.status, 201, s6.text);
+  assert.equal(s6.body.subnet.gateway_ip, '2001:db8:0:1::1');
+  const p = await net('POST', '/v2.0/ports', alice.token, { port: { network_id: n.id, name: 'p' } });
+  assert.equal(p.status, 201, p.text);
+  const port = p.body.port;
+  assert.equal(port.status, 'DOWN');
+  assert.equal(port.fixed_ips.length, 2);
+  assert.equal(port.fixed_ips[0].subnet_id, s4.body.subnet.id);
+  // EUI-64 from the MAC.
+  const m = port.mac_address.split(':').map((x: string) => parseInt(x, 16));
+  const eui = `2001:db8:0:1:${((m[0] ^ 2) << 8 | m[1]).toString(16)}:${(m[2] << 8 | 0xff).toString(16)}:fe${m[3].toString(16).padStart(2, '0')}:${(m[4] << 8 | m[5]).toString(16)}`;
+  assert.equal(port.fixed_ips[1].ip_address, eui);
+  assert.equal(port.security_groups.length, 1, 'the default group');
+  assert.ok(!('binding:vif_type' in port), 'bindings are admin-only');
+  fault(await net('POST', '/v2.0/ports', alice.token, { port: { network_id: n.id, fixed_ips: [{ subnet_id: s4.body.subnet.id, ip_address: '10.2.0.5' }] } }), 400, 'InvalidIpForSubnet');
+  fault(await net('POST', '/v2.0/ports', alice.token, { port: { network_id: n.id, fixed_ips: [{ ip_address: '10.2.0.5' }] } }), 400, 'InvalidIpForNetwork');
+  const fixed = await net('POST', '/v2.0/ports', alice.token, { port: { network_id: n.id, fixed_ips: [{ ip_address: '10.1.0.50' }] } });
+  assert.equal(fixed.status, 201, fixed.text);
+  fault(await net('POST', '/v2.0/ports', alice.token, { port: { network_id: n.id, fixed_ips: [{ ip_address: '10.1.0.50' }] } }), 409, 'IpAddressAlreadyAllocated');
+  fault(await net('POST', '/v2.0/ports', alice.token, { port: { network_id: n.id, 'binding:host_id': 'h1' } }), 403, 'PolicyNotAuthorized');
+  fault(await net('POST', '/v2.0/ports', alice.token, { port: { network_id: n.id, port_security_enabled: false, allowed_address_pairs: [{ ip_address: '10.1.0.99' }] } }), 409, 'AddressPairAndPortSecurityRequired');
+  // Admin binds the port (as Nova does): ACTIVE with the bridge VIF.
+  const bound = await net('PUT', `/v2.0/ports/${port.id}`, admin, { port: { 'binding:host_id': 'compute1', device_id: 'vm-1', device_owner: 'compute:nova' } });
+  assert.equal(bound.status, 200, bound.text);
+  assert.equal(bound.body.port['binding:vif_type'], 'bridge');
+  assert.equal(bound.body.port['binding:host_id'], 'compute1');
+  const pairs = await net('PUT', `/v2.0/ports/${port.id}`, alice.token, { port: { allowed_address_pairs: [{ ip_address: '10.1.0.200/32' }] } });
+  assert.equal(pairs.status, 200, pairs.text);
+  assert.deepEqual(pairs.body.port.allowed_address_pairs, [{ ip_address: '10.1.0.200/32', mac_address: port.mac_address }]);
+  const byIp = await net('GET', `/v2.0/ports?fixed_ips=ip_address%3D10.1.0.50`, alice.token);
+  assert.deepEqual(byIp.body.ports.map((x: any) => x.id), [fixed.body.port.id]);
+  // Exhaust the 11-address pool (10.1.0.50 is outside it): then 409, and every pool address is used once.
+  let last;
+  for (let i = 0; i < 12; i++) {
+    last = await net('POST', '/v2.0/ports', alice.token, { port: { network_id: n.id, fixed_ips: [{ subnet_id: s4.body.subnet.id }] } });
+    if (last.status !== 201) break;
+  }
+  fault(last!, 409, 'IpAddressGenerationFailure');
+  const inPool = (await net('GET', `/v2.0/ports?network_id=${n.id}`, admin)).body.ports.flatMap((x: any) => x.fixed_ips)
+    .map((f: any) => f.ip_address).filter((ip: string) => /^10\.1\.0\.(1\d|20)$/.test(ip));
+  assert.equal(inPool.length, 11);
+  assert.equal(new Set(inPool).size, 11);
+  fault(await net('DELETE', `/v2.0/networks/${n.id}`, alice.token), 409, 'NetworkInUse');
+});
+
+test('security groups: default group, rules, duplicates, in use', async () => {
+  const groups = (await net('GET', '/v2.0/security-groups', bob.token)).body.security_groups;
+  const def = groups.find((g: any) => g.name === 'default');
+  assert.ok(def);
+  assert.equal(def.security_group_rules.length, 4);
+  fault(await net('DELETE', `/v2.0/security-groups/${def.id}`, bob.token), 409, 'SecurityGroupCannotRemoveDefault');
+  fault(await net('POST', '/v2.0/security-groups', bob.token, { security_group: { name: 'default' } }), 409, 'SecurityGroupDefaultAlreadyExists');
+  const g = await net('POST', '/v2.0/security-groups', bob.token, { security_group: { name: 'web' } });
+  assert.equal(g.status, 201);
+  assert.equal(g.body.security_group.security_group_rules.length, 2);
+  const rule = { security_group_id: g.body.security_group.id, direction: 'ingress', protocol: 'tcp', port_range_min: 80, port_range_max: 80, remote_ip_prefix: '10.0.0.1/24' };
+  const r = await net('POST', '/v2.0/security-group-rules', bob.token, { security_group_rule: rule });
+  assert.equal(r.status, 201, r.text);
+  assert.equal(r.body.security_group_rule.normalized_cidr, '10.0.0.0/24');
+  fault(await net('POST', '/v2.0/security-group-rules', bob.token, { security_group_rule: rule }), 409, 'SecurityGroupRuleExists');
+  fault(await net('POST', '/v2.0/security-group-rules', bob.token, { security_group_rule: { ...rule, port_range_min: 90 } }), 400, 'SecurityGroupInvalidPortRange');
+  fault(await net('POST', '/v2.0/security-group-rules', bob.token, { security_group_rule: { ...rule, protocol: 'bogus' } }), 400, 'SecurityGroupRuleInvalidProtocol');
+  fault(await net('POST', '/v2.0/security-group-rules', bob.token, { security_group_rule: { ...rule, protocol: 'gre' } }), 400, 'SecurityGroupInvalidProtocolForPort');
+  fault(await net('POST', '/v2.0/security-group-rules', bob.token, { security_group_rule: { ...rule, port_range_min: 81, port_range_max: 81, ethertype: 'IPv6' } }), 400, 'SecurityGroupRuleParameterConflict');
+  fault(await net('POST', '/v2.0/security-group-rules', bob.token, { security_group_rule: { ...rule, remote_group_id: def.id } }), 400, 'SecurityGroupMultipleRemoteEntites');
+  const v6 = await net('POST', '/v2.0/security-group-rules', bob.token, { security_group_rule: { security_group_id: g.body.security_group.id, direction: 'ingress', ethertype: 'IPv6', protocol: 'icmp' } });
+  assert.equal(v6.body.security_group_rule.protocol, 'ipv6-icmp');
+  const num = await net('POST', '/v2.0/security-group-rules', bob.token, { security_group_rule: { security_group_id: g.body.security_group.id, direction: 'egress', protocol: '132', port_range_min: 1, port_range_max: 65535 } });
+  assert.equal(num.status, 201, num.text);
+  assert.equal(num.body.security_group_rule.port_range_min, null);
+  // Alice cannot see bob's group.
+  fault(await net('GET', `/v2.0/security-groups/${g.body.security_group.id}`, alice.token), 404, 'SecurityGroupNotFound');
+  const n = (await net('POST', '/v2.0/networks', bob.token, { network: {} })).body.network;
+  await net('POST', '/v2.0/subnets', bob.token, { subnet: { network_id: n.id, ip_version: 4, cidr: '10.5.0.0/24' } });
+  const p = await net('POST', '/v2.0/ports', bob.token, { port: { network_id: n.id, security_groups: [g.body.security_group.id] } });
+  assert.deepEqual(p.body.port.security_groups, [g.body.security_group.id]);
+  fault(await net('DELETE', `/v2.0/security-groups/${g.body.security_group.id}`, bob.token), 409, 'SecurityGroupInUse');
+  fault(await net('PUT', `/v2.0/ports/${p.body.port.id}`, bob.token, { port: { port_security_enabled: false } }), 409, 'PortSecurityPortHasSecurityGroup');
+  const off = await net('PUT', `/v2.0/ports/${p.body.port.id}`, bob.token, { port: { port_security_enabled: false, security_groups: [] } });
+  assert.equal(off.status, 200, off.text);
+  assert.equal((await net('DELETE', `/v2.0/security-groups/${g.body.security_group.id}`, bob.token)).status, 204);
+});
+
+test('quotas, RBAC, agents, availability zones, subnet pools', async () => {
+  const carol = await cloud.project('carol');
+  fault(await net('PUT', `/v2.0/quotas/${carol.projectId}`, carol.token, { quota: { network: 1 } }), 403, 'PolicyNotAuthorized');
+  const q = await net('PUT', `/v2.0/quotas/${carol.projectId}`, admin, { quota: { network: 1 } });
+  assert.equal(q.status, 200, q.text);
+  assert.equal(q.body.quota.network, 1);
+  assert.equal((await net('POST', '/v2.0/networks', carol.token, { network: {} })).status, 201);
+  fault(await net('POST', '/v2.0/networks', carol.token, { network: {} }), 409, 'OverQuota');
+  const d = await net('GET', `/v2.0/quotas/${carol.projectId}/details`, carol.token);
+  assert.deepEqual(d.body.quota.network, { limit: 1, used: 1, reserved: 0 });
+  assert.ok((await net('GET', '/v2.0/quotas', admin)).body.quotas.some((x: any) => x.project_id === carol.projectId));
+  assert.equal((await net('DELETE', `/v2.0/quotas/${carol.projectId}`, admin)).status, 204);
+
+  // RBAC: alice shares her network with carol only.
+  const an = (await net('POST', '/v2.0/networks', alice.token, { network: { name: 'to-share' } })).body.network;
+  const rb = await net('POST', '/v2.0/rbac-policies', alice.token, { rbac_policy: { object_type: 'network', object_id: an.id, action: 'access_as_shared', target_tenant: carol.projectId } });
+  assert.equal(rb.status, 201, rb.text);
+  assert.equal((await net('GET', `/v2.0/networks/${an.id}`, carol.token)).body.network.shared, true);
+  fault(await net('GET', `/v2.0/networks/${an.id}`, bob.token), 404, 'NetworkNotFound');
+  fault(await net('POST', '/v2.0/rbac-policies', alice.token, { rbac_policy: { object_type: 'network', object_id: an.id, action: 'access_as_shared', target_tenant: carol.projectId } }), 409, 'DuplicateRbacPolicy');
+  fault(await net('POST', '/v2.0/rbac-policies', alice.token, { rbac_policy: { object_type: 'network', object_id: an.id, action: 'access_as_shared', target_tenant: '*' } }), 403, 'PolicyNotAuthorized');
+  await net('POST', '/v2.0/subnets', alice.token, { subnet: { network_id: an.id, ip_version: 4, cidr: '10.7.0.0/24' } });
+  assert.equal((await net('POST', '/v2.0/ports', carol.token, { port: { network_id: an.id } })).status, 201);
+  fault(await net('DELETE', `/v2.0/rbac-policies/${rb.body.rbac_policy.id}`, alice.token), 409, 'RbacPolicyInUse');
+
+  // Agents: what the data-plane agents reported; admin only.
+  const agents = (await net('GET', '/v2.0/agents', admin)).body.agents;
+  for (const ag of agents) assert.equal(typeof ag.alive, 'boolean');
+  fault(await net('GET', '/v2.0/agents', alice.token), 403, 'PolicyNotAuthorized');
+  for (const z of (await net('GET', '/v2.0/availability_zones', alice.token)).body.availability_zones) assert.deepEqual(Object.keys(z).sort(), ['name', 'resource', 'state']);
+
+  const sp = await net('POST', '/v2.0/subnetpools', admin, { subnetpool: { name: 'pool', prefixes: ['10.200.0.0/16'], default_prefixlen: 26, shared: true } });
+  assert.equal(sp.status, 201, sp.text);
+  const a1 = await net('POST', '/v2.0/subnets', bob.token, { subnet: { network_id: (await net('POST', '/v2.0/networks', bob.token, { network: {} })).body.network.id, ip_version: 4, subnetpool_id: sp.body.subnetpool.id } });
+  assert.equal(a1.status, 201, a1.text);
+  assert.equal(a1.body.subnet.cidr, '10.200.0.0/26');
+  const a2 = await net('POST', '/v2.0/subnets', bob.token, { subnet: { network_id: (await net('POST', '/v2.0/networks', bob.token, { network: {} })).body.network.id, ip_version: 4, subnetpool_id: sp.body.subnetpool.id, prefixlen: 24 } });
+  assert.equal(a2.body.subnet.cidr, '10.200.1.0/24');
+  fault(await net('DELETE', `/v2.0/subnetpools/${sp.body.subnetpool.id}`, admin), 409, 'SubnetPoolInUse');
+});

@@ -58,8 +58,13 @@ export const GENERIC_EXTENSIONS: Extension[] = [
 
 function quotaTarget(project: string): Obj { return { project_id: project, tenant_id: project }; }
 
+/** quotasv2's show: a project reads its own quotas; others' need get_quota. */
+function canReadQuota(ctx: NetworkContext, c: Caller, project: string): void {
+  if (project !== c.projectId) enforce(ctx, c, 'get_quota', quotaTarget(project));
+}
+
 async function quotaShow(ctx: NetworkContext, c: Caller, project: string): Promise<Obj> {
-  enforce(ctx, c, 'get_quota', quotaTarget(project));
+  canReadQuota(ctx, c, project);
   return { quota: await limitsOf(ctx, ctx.db, project) };
 }
 
@@ -121,7 +126,7 @@ export const quotasModule: ApiModule = {
       GET: async (req) => {
         const c = caller(ctx, req);
         const p = (req.params as { project: string }).project;
-        enforce(ctx, c, 'get_quota', quotaTarget(p));
+        canReadQuota(ctx, c, p);
         return { quota: Object.fromEntries(Object.keys(QUOTA_RESOURCES).map((r) => [r, defaultLimit(ctx, r)])) };
       },
     },
@@ -129,7 +134,7 @@ export const quotasModule: ApiModule = {
       GET: async (req) => {
         const c = caller(ctx, req);
         const p = (req.params as { project: string }).project;
-        enforce(ctx, c, 'get_quota', quotaTarget(p));
+        canReadQuota(ctx, c, p);
         const limits = await limitsOf(ctx, ctx.db, p);
         const out: Obj = {};
         for (const [r, limit] of Object.entries(limits)) out[r] = { limit, used: await usageOf(ctx.db, r, p), reserved: 0 };

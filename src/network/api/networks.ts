@@ -344,17 +344,13 @@ async function update(ctx: NetworkContext, req: FastifyRequest): Promise<Obj> {
         .catch((e) => { if (!isUniqueViolation(e)) throw e; });
     }
     if (shared === false) {
-      // Neutron refuses to unshare a network other projects have ports on (InvalidSharedSetting).
-      const others = await trx.selectFrom('neutron_ports').select('id').where('network_id', '=', id).where('project_id', '!=', row.project_id as string)
-        .where('device_owner', 'not like', 'network:%').executeTakeFirst();
-      const wild = await trx.selectFrom('neutron_rbac_policies').select('id').where('object_id', '=', id).where('action', '=', 'access_as_shared').where('target_project', '=', '*').executeTakeFirst();
-      if (wild && others) {
-        const granted = await trx.selectFrom('neutron_rbac_policies').select('target_project').where('object_id', '=', id).where('action', '=', 'access_as_shared').execute();
-        const allowedProjects = new Set((granted as { target_project: string }[]).map((g) => g.target_project));
-        const users = await trx.selectFrom('neutron_ports').select('project_id').distinct().where('network_id', '=', id).execute();
-        if ((users as { project_id: string }[]).some((u) => u.project_id !== row.project_id && !allowedProjects.has(u.project_id) || (u.project_id !== row.project_id && !granted.some((g) => (g as { target_project: string }).target_project === u.project_id)))) {
-          throw conflict('InvalidSharedSetting', `Unable to reconfigure sharing settings for network ${id}. Multiple tenants are using it.`);
-        }
+      // Neutron refuses to unshare a network other projects have ports on, unless an RBAC entry
+      // of their own still grants it (InvalidSharedSetting).
+      const granted = new Set(((await trx.selectFrom('neutron_rbac_policies').select('target_project').where('object_type', '=', 'network').where('object_id', '=', id)
+        .where('action', '=', 'access_as_shared').where('target_project', '!=', '*').execute()) as { target_project: string }[]).map((g) => g.target_project));
+      const users = (await trx.selectFrom('neutron_ports').select('project_id').distinct().where('network_id', '=', id).execute()) as { project_id: string }[];
+      if (users.some((u) => u.project_id !== row.project_id && !granted.has(u.project_id))) {
+        throw conflict('InvalidSharedSetting', `Unable to reconfigure sharing settings for network ${id}. Multiple tenants are using it.`);
       }
       await trx.deleteFrom('neutron_rbac_policies').where('object_type', '=', 'network').where('object_id', '=', id).where('action', '=', 'access_as_shared').where('target_project', '=', '*').execute();
     }
