@@ -202,8 +202,8 @@ export const agentsModule: ApiModule = {
     '/v2.0/agents': {
       GET: async (req) => {
         const c = caller(ctx, req);
-        enforce(ctx, c, 'get_agent', {});
-        const rows = (await ctx.db.selectFrom('neutron_agents').selectAll().execute()) as Row[];
+        // Neutron filters a list by policy: a non-admin gets an empty list, not a 403.
+        const rows = ctx.policy.check('get_agent', {}, c.creds) ? (await ctx.db.selectFrom('neutron_agents').selectAll().execute()) as Row[] : [];
         return listResponse(req, { collection: 'agents', filters: ['id', 'agent_type', 'binary', 'topic', 'host', 'admin_state_up', 'alive', 'availability_zone', 'description'],
           sorts: ['id', 'agent_type', 'binary', 'topic', 'host', 'admin_state_up', 'availability_zone', 'created_at', 'heartbeat_timestamp'], booleans: ['admin_state_up', 'alive'] },
         rows.map((r) => agentDict(ctx, r)));
