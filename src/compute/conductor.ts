@@ -22,6 +22,8 @@ export interface BuildOptions {
   availabilityZone: string | null;
   /** The create action of each instance (from startAction), so that the build need not look it up. */
   actionIds?: Map<string, number>;
+  /** The request's admin password, for the config drive (Nova's admin_password of build_and_run_instance). */
+  adminPass?: string;
 }
 
 /** The id of the instance action a request started, for the agent's events. */
@@ -78,7 +80,10 @@ async function buildOne(ctx: ComputeContext, uuid: string, o: BuildOptions): Pro
     await deleteAllocations(ctx, uuid);
     return;
   }
-  const msg: AgentMessage = { op: 'build', uuid, requestId: o.requestId, actionId: o.actionIds?.get(uuid) ?? await actionIdFor(ctx, uuid, o.requestId) };
+  const msg: AgentMessage = {
+    op: 'build', uuid, requestId: o.requestId, actionId: o.actionIds?.get(uuid) ?? await actionIdFor(ctx, uuid, o.requestId),
+    ...(o.adminPass ? { args: { adminPass: o.adminPass } } : {}),
+  };
   try {
     await ctx.bus.cast(agentTopic(where.host), msg);
   } catch (e) {

@@ -80,6 +80,8 @@ export interface InstanceSpec {
   configDrive: boolean;
   /** The OpenStack metadata of the instance for the config drive (meta_data.json content etc.). */
   configDriveFiles?: Record<string, string | Buffer>;
+  /** The admin password of this build or rebuild, for the config drive's admin_pass (never stored, as in Nova). */
+  adminPass?: string | null;
   vifs: Vif[];
 }
 

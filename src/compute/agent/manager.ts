@@ -19,6 +19,9 @@ import { LinuxBridgePlugger, NoopPlugger, type VifPlugger } from './vif.js';
 
 export const agentTopic = (host: string) => `compute.${host}`;
 
+/** The admin password a build or rebuild message carries (for the config drive), if any. */
+const adminPassOf = (m: AgentMessage): string | null => (typeof m.args?.adminPass === 'string' ? m.args.adminPass : null);
+
 /** What the API and conductor send to an agent. */
 export interface AgentMessage {
   op: string;
@@ -174,7 +177,7 @@ export class ComputeAgent {
 
   private async run(m: AgentMessage): Promise<unknown> {
     switch (m.op) {
-      case 'build': return this.withEvent(m, 'compute__do_build_and_run_instance', () => this.build(m.uuid));
+      case 'build': return this.withEvent(m, 'compute__do_build_and_run_instance', () => this.build(m.uuid, adminPassOf(m)));
       case 'terminate': return this.withEvent(m, 'compute_terminate_instance', () => this.terminate(m.uuid));
       case 'stop': return this.simple(m, 'compute_stop_instance', async (i) => { await this.driver.powerOff(i.uuid, Number(m.args?.timeout ?? this.ctx.cfg.compute.shutdown_timeout)); }, { vm_state: VM.STOPPED, power_state: PowerState.SHUTDOWN });
       case 'start': return this.simple(m, 'compute_start_instance', async (i) => { await this.driver.powerOn(await this.spec(i)); }, { vm_state: VM.ACTIVE, power_state: PowerState.RUNNING });
@@ -266,7 +269,7 @@ export class ComputeAgent {
 
   // --- lifecycle --------------------------------------------------------------------------------
 
-  private async build(uuid: string): Promise<void> {
+  private async build(uuid: string, adminPass: string | null): Promise<void> {
     const db = this.ctx.db;
     const inst = await getInstance(db, uuid);
     if (!inst || inst.task_state === TASK.DELETING) return; // deleted before we got to it
@@ -278,7 +281,7 @@ export class ComputeAgent {
         await this.releaseNetwork(uuid, info);
         return;
       }
-      await this.driver.spawn(await this.spec((await getInstance(db, uuid))!), this.images);
+      await this.driver.spawn({ ...(await this.spec((await getInstance(db, uuid))!)), adminPass }, this.images);
     } catch (e) {
       await this.driver.destroy(uuid).catch(() => undefined);
       await this.releaseNetwork(uuid, info).catch((err) => this.ctx.log.warn({ err, uuid }, 'releasing the ports of a failed build failed'));
@@ -446,7 +449,7 @@ export class ComputeAgent {
       await updateInstance(this.ctx.db, m.uuid, { task_state: TASK.REBUILD_SPAWNING });
       const fresh = (await getInstance(this.ctx.db, m.uuid))!;
       await this.withEvent(m, 'compute_rebuild_instance', async () => {
-        await this.driver.rebuild(await this.spec(fresh), this.images);
+        await this.driver.rebuild({ ...(await this.spec(fresh)), adminPass: adminPassOf(m) }, this.images);
         if (wasStopped) await this.driver.powerOff(m.uuid, 0);
       });
       await updateInstance(this.ctx.db, m.uuid, { vm_state: wasStopped ? VM.STOPPED : VM.ACTIVE, task_state: null, power_state: wasStopped ? PowerState.SHUTDOWN : PowerState.RUNNING, launched_at: nowIso() });

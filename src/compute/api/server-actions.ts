@@ -259,12 +259,13 @@ const rebuild: Handler = async (a) => {
     if (md.length) await a.ctx.db.insertInto('instance_metadata').values(md.map(([key, value]) => ({ instance_uuid: a.inst.uuid, key, value }))).execute();
   }
   await record(a, 'rebuild');
-  await castAction(a.ctx, a.inst, 'rebuild', a.req.id);
+  const adminPass = arg.adminPass ?? randomBytes(9).toString('base64url').slice(0, 12);
+  await castAction(a.ctx, a.inst, 'rebuild', a.req.id, { adminPass }); // for the config drive
   const fresh = (await getInstance(a.ctx.db, a.inst.uuid))!;
   const extras = await serverExtras(a.ctx, [fresh]);
   const view = serverView(a.ctx, a.req, a.rc, fresh, extras.get(fresh.uuid)!);
   if (mv.atLeast('2.57')) view.user_data = fresh.user_data;
-  view.adminPass = arg.adminPass ?? randomBytes(9).toString('base64url').slice(0, 12);
+  view.adminPass = adminPass;
   if (!mv.atLeast('2.75')) {
     for (const k of Object.keys(view)) if (k.startsWith('OS-EXT-SRV-ATTR') || k.startsWith('OS-SRV-USG') || ['OS-EXT-STS:task_state', 'OS-EXT-STS:vm_state', 'OS-EXT-STS:power_state', 'OS-EXT-AZ:availability_zone', 'key_name', 'config_drive', 'os-extended-volumes:volumes_attached', 'host_status', 'security_groups'].includes(k)) delete view[k];
   }

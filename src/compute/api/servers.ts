@@ -240,8 +240,10 @@ async function create(ctx: ComputeContext, req: FastifyRequest) {
     actionIds.set(uuid, await startAction(ctx.db, { uuid, action: 'create', requestId: req.id, userId: rc.userId, projectId: rc.projectId }));
     created.push({ ...row, id: 0 });
   }
+  // One admin password for the request, as Nova: returned once here, and on the config drive.
+  const adminPass = s.adminPass ?? randomBytes(9).toString('base64url').slice(0, 12);
   const work = buildInstances(ctx, created.map((r) => r.uuid), {
-    requestId: req.id, groupId: group?.id ?? null, requestedHost: s.host ?? null, availabilityZone: s.availability_zone ?? null, actionIds,
+    requestId: req.id, groupId: group?.id ?? null, requestedHost: s.host ?? null, availabilityZone: s.availability_zone ?? null, actionIds, adminPass,
   });
   ctx.background.add(work);
   void work.finally(() => ctx.background.delete(work));
@@ -251,7 +253,7 @@ async function create(ctx: ComputeContext, req: FastifyRequest) {
   const out: Record<string, unknown> = {
     id: first.uuid, links: links(req, 'servers', first.uuid), 'OS-DCF:diskConfig': first.auto_disk_config ? 'AUTO' : 'MANUAL',
   };
-  out.adminPass = s.adminPass ?? randomBytes(9).toString('base64url').slice(0, 12);
+  out.adminPass = adminPass;
   if (s.security_groups) out.security_groups = s.security_groups.map((g) => ({ name: g.name ?? 'default' }));
   return { server: out };
 }

@@ -1,6 +1,7 @@
 // The config drive of a real QEMU guest booted through the API holds the metadata API's documents:
 // the agent's driver builds the ISO (config-2) from the instance's rows at spawn, and every
-// OpenStack document on it is what the metadata API serves for the same server (random_seed aside).
+// OpenStack document on it is what the metadata API serves for the same server (random_seed aside,
+// and the build's admin_pass, which only the drive carries, as in Nova).
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -54,13 +55,23 @@ test('a QEMU guest booted with config_drive gets the metadata API documents on i
     const base = `http://127.0.0.1:${c.cfg.compute.metadata_port}`;
     const headers = { 'X-Instance-ID': id, 'X-Tenant-ID': p.projectId, 'X-Instance-ID-Signature': signInstanceId(SECRET, id) };
     const seedless = (t: string) => t.replace(/"random_seed": "[^"]*"/, '"random_seed": ""');
+    // The drive's meta_data.json also has the build's admin_pass, which the API never shows (as Nova).
+    const driveDoc = (f: string, pass: string) => {
+      const t = read(f).toString('utf8');
+      if (!f.endsWith('/meta_data.json')) return t;
+      assert.ok(t.includes(`, "admin_pass": ${JSON.stringify(pass)}, `), `${f} has admin_pass`);
+      return t.replace(`, "admin_pass": ${JSON.stringify(pass)}`, '');
+    };
     for (const f of files) {
       const api = await fetch(base + f, { headers });
       assert.equal(api.status, 200, f);
-      assert.equal(seedless(read(f).toString('utf8')), seedless(await api.text()), f);
+      const text = await api.text();
+      assert.ok(!text.includes('admin_pass'), f);
+      assert.equal(seedless(driveDoc(f, r.body.server.adminPass)), seedless(text), f);
     }
     const meta = JSON.parse(read('/openstack/latest/meta_data.json').toString('utf8'));
     assert.equal(meta.uuid, id);
+    assert.equal(meta.admin_pass, r.body.server.adminPass);
     assert.equal(meta.hostname, 'cd-guest.novalocal');
     assert.deepEqual(meta.meta, { purpose: 'config drive' });
     assert.deepEqual(meta.public_keys, { cdkey: kp.body.keypair.public_key });
@@ -83,9 +94,12 @@ test('a QEMU guest booted with config_drive gets the metadata API documents on i
       assert.notEqual(s.status, 'ERROR', JSON.stringify(s));
     }
     assert.deepEqual(read('/openstack/latest/user_data'), userData2);
-    assert.deepEqual(JSON.parse(read('/openstack/latest/meta_data.json').toString('utf8')).public_keys, { cdkey2: kp2.body.keypair.public_key });
+    const rebuilt = JSON.parse(read('/openstack/latest/meta_data.json').toString('utf8'));
+    assert.deepEqual(rebuilt.public_keys, { cdkey2: kp2.body.keypair.public_key });
+    assert.equal(rebuilt.admin_pass, rb.body.server.adminPass, 'the rebuild\'s admin password');
+    assert.notEqual(rb.body.server.adminPass, r.body.server.adminPass);
     for (const f of ['/openstack/latest/meta_data.json', '/openstack/latest/user_data', '/openstack/2013-04-04/meta_data.json']) {
-      assert.equal(seedless(read(f).toString('utf8')), seedless(await (await fetch(base + f, { headers })).text()), f);
+      assert.equal(seedless(driveDoc(f, rb.body.server.adminPass)), seedless(await (await fetch(base + f, { headers })).text()), f);
     }
     assert.ok(!existsSync(`${iso}.rebuild`));
 

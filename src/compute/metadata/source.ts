@@ -156,6 +156,7 @@ export function sourceFromSpec(spec: InstanceSpec): MetadataSource {
     keyName: spec.keyName, keyData: spec.keyData, meta: spec.metadata ?? {},
     userData: spec.userData ? Buffer.from(spec.userData, 'base64') : null, password: null,
     networkInfo: [], securityGroups: [], address: null, vendorData: {},
+    ...(spec.adminPass ? { extraMd: { admin_pass: spec.adminPass } } : {}),
   };
 }
 
@@ -184,5 +185,8 @@ export async function setPasswordOnce(db: Db, uuid: string, password: string): P
 /** The config drive's files of an instance: the metadata documents from its rows (from the spec when the row is gone). */
 export async function configDriveFilesFor(db: Db, spec: InstanceSpec, o: SourceOptions): Promise<Record<string, string | Buffer>> {
   const loaded = await loadMetadataSource(db, spec.uuid, o);
-  return new InstanceMetadata(loaded?.source ?? sourceFromSpec(spec)).configDriveFiles();
+  const source = loaded?.source ?? sourceFromSpec(spec);
+  // The build's admin password goes on the drive only (Nova's extra_md; the API never shows it).
+  if (spec.adminPass) source.extraMd = { admin_pass: spec.adminPass };
+  return new InstanceMetadata(source).configDriveFiles();
 }

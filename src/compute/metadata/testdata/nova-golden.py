@@ -2,7 +2,7 @@
 # Generates nova-golden.ts: what Nova 26's own metadata code (Debian's python3-nova) answers for two
 # instances (one without networks and with user data, one with the network info of
 # nova-golden-nwinfo.json, ephemeral and swap disks and non-ASCII names), and the config drive files
-# it writes. The documents tests compare our builder with these. random_seed is 512 zero bytes here.
+# it writes (with an admin_pass for the second). The documents tests compare our builder with these. random_seed is 512 zero bytes here.
 #   apt-get install -y python3-nova && /usr/bin/python3 nova-golden.py > nova-golden.ts
 import os, sys, json, hmac, hashlib, base64
 from unittest import mock
@@ -69,7 +69,9 @@ with mock.patch('nova.api.metadata.base._format_instance_mapping', lambda inst: 
      mock.patch('os.urandom', lambda n: b'\0' * n):
     I = inst()
     md = base.InstanceMetadata(I, address='10.9.9.9' if NET else None)
-    drive = {p: (v.decode() if isinstance(v, bytes) else v) for p, v in md.metadata_for_config_drive()}
+    # The config drive of the 'net' instance carries an admin password (the libvirt driver's extra_md).
+    drive_md = base.InstanceMetadata(I, address='10.9.9.9', extra_md={'admin_pass': 'Pw-123'}) if NET else md
+    drive = {p: (v.decode() if isinstance(v, bytes) else v) for p, v in drive_md.metadata_for_config_drive()}
     app = handler.MetadataRequestHandler()
     app.get_metadata_by_instance_id = lambda iid, addr: md if iid == UUID else None
     sig = hmac.new(b'sekrit', UUID.encode(), hashlib.sha256).hexdigest()
