@@ -127,7 +127,7 @@ export const OPTIONS = {
     port: { type: 'int', default: 8774, help: 'Compute (Nova v2.1) API port.' },
     metadata_port: { type: 'int', default: 8775, help: 'Metadata API port (served to instances through the network service\'s proxy).' },
     metadata_listen: { type: 'string', default: '', help: 'Address the metadata API listens on (Nova\'s metadata_listen). Empty: [DEFAULT] host.' },
-    metadata_proxy_shared_secret: { type: 'string', default: '', help: 'Secret the network service\'s metadata proxy signs X-Instance-ID with (HMAC-SHA256, Nova\'s [neutron] metadata_proxy_shared_secret). Empty: the metadata API refuses every proxied request (403).' },
+    metadata_proxy_shared_secret: { type: 'string', default: '', help: 'Secret the network service\'s metadata proxy signs X-Instance-ID with (HMAC-SHA256, Nova\'s [neutron] metadata_proxy_shared_secret). Empty: made once and kept in data_dir/metadata-proxy-secret (one machine needs no configuration); the metadata API never serves without one.' },
     dhcp_domain: { type: 'string', default: 'novalocal', help: 'Domain appended to instance host names in the metadata and config drive (Nova\'s [api] dhcp_domain). Empty: the bare host name.' },
     vendordata_jsonfile_path: { type: 'string', default: '', help: 'A JSON object served to guests as vendor_data.json and under "static" in vendor_data2.json (Nova\'s [api] vendordata_jsonfile_path, the StaticJSON provider). Empty: {}.' },
     vif_plugging_timeout: { type: 'int', default: 300, help: 'Seconds a build waits for the network service\'s network-vif-plugged event of each new port (Nova\'s vif_plugging_timeout); 0: do not wait.' },
