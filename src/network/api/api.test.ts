@@ -217,6 +217,7 @@ test('quotas, RBAC, agents, availability zones, subnet pools', async () => {
   fault(await net('POST', '/v2.0/networks', carol.token, { network: {} }), 409, 'OverQuota');
   const d = await net('GET', `/v2.0/quotas/${carol.projectId}/details`, carol.token);
   assert.deepEqual(d.body.quota.network, { limit: 1, used: 1, reserved: 0 });
+  assert.deepEqual((await net('GET', `/v2.0/quotas/${carol.projectId}/details.json`, carol.token)).body, d.body, 'the format suffix');
   assert.ok((await net('GET', '/v2.0/quotas', admin)).body.quotas.some((x: any) => x.project_id === carol.projectId));
   assert.equal((await net('DELETE', `/v2.0/quotas/${carol.projectId}`, admin)).status, 204);
 

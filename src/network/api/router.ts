@@ -64,7 +64,9 @@ export function applyBulk(table: RouteTable, bulk: Record<string, BulkSpec>): Ro
 
 export function registerRoutes(app: FastifyInstance, table: RouteTable): void {
   for (const [path, methods] of Object.entries(table)) {
-    const url = path.replace(/\{([\w]+)\}/g, ':$1');
+    // Neutron's routes take a format suffix (/v2.0/networks.json, .../details.json), as its clients send.
+    const base = path.replace(/\{([\w]+)\}/g, ':$1');
+    for (const url of base === '/' ? [base] : [base, `${base}.json`]) {
     for (const [method, handler] of Object.entries(methods)) {
       app.route({ method: method as HTTPMethods, url, handler: handler! });
     }
@@ -74,6 +76,7 @@ export function registerRoutes(app: FastifyInstance, table: RouteTable): void {
         method: others, url,
         handler: async () => { throw nerr('MethodNotAllowed', 'HTTPMethodNotAllowed', 'The server could not comply with the request since it is either malformed or otherwise incorrect.'); },
       });
+    }
     }
   }
 }
