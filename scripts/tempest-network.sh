@@ -32,6 +32,8 @@ work=$(mktemp -d /tmp/monostack-tempest-net-XXXXXX)
 export MONOSTACK_DEFAULT_DATA_DIR=$work/state MONOSTACK_DEFAULT_ENABLED_SERVICES=identity,network
 export MONOSTACK_IDENTITY_PORT=$(free_port) MONOSTACK_IDENTITY_ADMIN_PORT=$(free_port) MONOSTACK_NETWORK_PORT=$(free_port)
 export MONOSTACK_IDENTITY_ADMIN_PASSWORD=tempest-admin
+# The API is under test, not the data plane: the agent runs with the noop driver (no bridges per test network).
+export MONOSTACK_NETWORK_DATAPLANE=${MONOSTACK_NETWORK_DATAPLANE:-noop}
 node "${MONOSTACK_BIN:-$here/bin/monostack.js}" up > "$work/up.log" 2>&1 &
 up_pid=$!
 cleanup() {

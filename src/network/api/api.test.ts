@@ -39,6 +39,7 @@ test('discovery, extensions and errors', async () => {
   for (const a of ['security-group', 'quotas', 'binding', 'provider', 'external-net', 'standard-attr-tag', 'rbac-policies']) assert.ok(aliases.includes(a), a);
   assert.ok(!aliases.includes('router'));
   fault(await net('GET', '/v2.0/extensions/router', alice.token), 404, 'HTTPNotFound');
+  assert.deepEqual((await net('GET', '/v2.0/service-providers', alice.token)).body, { service_providers: [] });
   fault(await net('GET', '/v2.0/networks/00000000-0000-0000-0000-000000000000', alice.token), 404, 'NetworkNotFound');
   fault(await net('POST', '/v2.0/networks', alice.token, { network: { bogus: 1 } }), 400, 'HTTPBadRequest');
   fault(await net('POST', '/v2.0/networks', alice.token, { network: { shared: true } }), 403, 'PolicyNotAuthorized');
@@ -155,6 +156,8 @@ test('subnets and ports: validation, IPv6, bindings, address pairs', async () =>
   assert.deepEqual(pairs.body.port.allowed_address_pairs, [{ ip_address: '10.1.0.200/32', mac_address: port.mac_address }]);
   const byIp = await net('GET', `/v2.0/ports?fixed_ips=ip_address%3D10.1.0.50`, alice.token);
   assert.deepEqual(byIp.body.ports.map((x: any) => x.id), [fixed.body.port.id]);
+  const bySubstr = await net('GET', `/v2.0/ports?fixed_ips=ip_address_substr%3D1.0.50`, alice.token);
+  assert.deepEqual(bySubstr.body.ports.map((x: any) => x.id), [fixed.body.port.id]);
   // Exhaust the 11-address pool (10.1.0.50 is outside it): then 409, and every pool address is used once.
   let last;
   for (let i = 0; i < 12; i++) {

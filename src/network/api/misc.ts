@@ -52,7 +52,20 @@ export const GENERIC_EXTENSIONS: Extension[] = [
   { alias: 'sorting', name: 'Sorting support', description: 'Extension that indicates that sorting is enabled.', updated: '2016-06-12T00:00:00-00:00' },
   { alias: 'pagination', name: 'Pagination support', description: 'Extension that indicates that pagination is enabled.', updated: '2016-06-12T00:00:00-00:00' },
   { alias: 'filter-validation', name: 'Filter parameters validation', description: 'Provides validation on filter parameters.', updated: '2018-03-21T10:00:00-00:00' },
+  { alias: 'ip-substring-filtering', name: 'IP address substring filtering', description: 'Provides IP address substring filtering when listing ports', updated: '2017-11-28T09:00:00-00:00' },
+  { alias: 'service-type', name: 'Neutron Service Type Management', description: 'API for retrieving service providers for Neutron advanced services', updated: '2013-01-20T00:00:00-00:00' },
 ];
+
+/** /v2.0/service-providers: the providers of advanced services; none of ours has a driver choice. */
+export const serviceProvidersModule: ApiModule = {
+  name: 'service-providers',
+  extensions: [],
+  routes: (ctx) => ({
+    '/v2.0/service-providers': {
+      GET: async (req) => { caller(ctx, req); return listResponse(req, { collection: 'service_providers', filters: ['service_type', 'name', 'default'], sorts: ['service_type', 'name', 'default'] }, []); },
+    },
+  }),
+};
 
 // ---- quotas --------------------------------------------------------------------------------------
 

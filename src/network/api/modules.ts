@@ -5,7 +5,7 @@ import { applyBulk, type ApiModule, type BulkSpec, type Extension } from './rout
 import type { NetworkContext } from '../context.js';
 import { writeTx } from '../store/tx.js';
 import { deletePortRows } from './ports.js';
-import { rootModule, GENERIC_EXTENSIONS, quotasModule, agentsModule, tagsModule, rbacModule, ipAvailabilityModule } from './misc.js';
+import { rootModule, GENERIC_EXTENSIONS, quotasModule, agentsModule, tagsModule, rbacModule, ipAvailabilityModule, serviceProvidersModule } from './misc.js';
 import { networksModule } from './networks.js';
 import { subnetsModule } from './subnets.js';
 import { subnetpoolsModule } from './subnetpools.js';
@@ -37,7 +37,7 @@ const coreBulk: ApiModule = {
 
 export const API_MODULES: ApiModule[] = [
   coreBulk, networksModule, subnetsModule, subnetpoolsModule, portsModule, securityGroupsModule,
-  quotasModule, agentsModule, tagsModule(), rbacModule, ipAvailabilityModule,
+  quotasModule, agentsModule, tagsModule(), rbacModule, ipAvailabilityModule, serviceProvidersModule,
 ];
 
 export function allExtensions(modules: ApiModule[] = API_MODULES): Extension[] {
