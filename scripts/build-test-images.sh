@@ -92,7 +92,17 @@ case "$1" in
     ip -4 addr flush dev "$interface"
     ip addr add "$ip/${mask:-24}" dev "$interface"
     echo "$ip/${mask:-24}" > "/run/dhcp-$interface"
-    [ -n "$router" ] && for r in $router; do ip route add default via "$r" dev "$interface" && break; done
+    # Classless static routes (option 121: "dest/len gw ..."; the metadata route among them) win
+    # over the router option, as RFC 3442 says and cloud images do.
+    if [ -n "$staticroutes" ]; then
+      set -- $staticroutes
+      while [ $# -ge 2 ]; do
+        if [ "$1" = 0.0.0.0/0 ]; then ip route add default via "$2" dev "$interface"; else ip route add "$1" via "$2" dev "$interface"; fi
+        shift 2
+      done
+    elif [ -n "$router" ]; then
+      for r in $router; do ip route add default via "$r" dev "$interface" && break; done
+    fi
     : > /etc/resolv.conf
     for d in $dns; do echo "nameserver $d" >> /etc/resolv.conf; done
     [ -n "$mtu" ] && ip link set "$interface" mtu "$mtu"
@@ -125,7 +135,7 @@ acpid -c /etc/acpi -l /run/acpid.log -p /run/acpid.pid 2>/dev/null
 ip link set lo up
 if [ -e /sys/class/net/eth0 ]; then
   ip link set eth0 up
-  if udhcpc -i eth0 -s /etc/udhcpc/default.script -t 4 -T 2 -n -q -f >/dev/null 2>&1; then
+  if udhcpc -i eth0 -s /etc/udhcpc/default.script -O staticroutes -O mtu -t 4 -T 2 -n -q -f >/dev/null 2>&1; then
     say "monostack guest network: eth0 \$(cat /run/dhcp-eth0 2>/dev/null)"
     if md=\$(timeout 10 wget -q -O - http://169.254.169.254/openstack/latest/meta_data.json 2>/dev/null); then
       echo "\$md" > /run/meta_data.json

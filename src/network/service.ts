@@ -25,6 +25,7 @@ import { createServicePort } from './api/ports.js';
 import { NetworkAgent } from './agent/manager.js';
 import { createDataplane } from './agent/index.js';
 import { join } from 'node:path';
+import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 
 export interface NetworkServiceDeps {
@@ -110,6 +111,7 @@ export async function startAgent(deps: { cfg: Config; bus: Bus }, log: Logger, o
   const networkNode = opts.networkNode ?? cfg.network.network_node;
   const mappings = Object.fromEntries(cfg.network.physical_interface_mappings.map((m) => m.split(':') as [string, string]));
   const metadataSocket = join(stateDir, 'metadata.sock');
+  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
   const secret = cfg.compute.metadata_proxy_shared_secret;
   const withMetadata = networkNode && kind === 'linuxbridge' && !!secret;
   const dataplane = createDataplane(kind, { stateDir, physicalInterfaceMappings: mappings, ...(withMetadata ? { metadataSocket } : {}) });

@@ -107,6 +107,42 @@ export class QemuDriver implements HypervisorDriver {
     this.accelChoice = await this.chooseAccel();
   }
 
+  /** Written when a guest hit a KVM internal error: this host then runs TCG for good. */
+  private get kvmFailedFile(): string { return join(this.instancesPath, '_probe', 'kvm-failed'); }
+
+  /**
+   * The probe boots a real-mode boot sector; a full guest (BIOS, boot loader, protected mode) can
+   * still stop with a KVM internal error ("emulation failure") on a host whose nested KVM lacks
+   * something. So for the first 30 s of every KVM guest its status is watched; on such an error
+   * the host switches to TCG for good and the guest is restarted under TCG.
+   */
+  private watchKvm(id: string): void {
+    const until = Date.now() + 30_000;
+    const tick = async (): Promise<void> => {
+      if (Date.now() > until || this.accelChoice !== 'kvm') return;
+      let status: string | undefined;
+      try { status = await this.withQmp(id, async (q) => (await q.execute<{ status: string }>('query-status')).status, 2000); } catch { /* busy, or gone */ }
+      if (status === 'internal-error') { await this.kvmFailed(id).catch((e) => this.log.error({ err: e, uuid: id }, 'qemu driver: restart under TCG failed')); return; }
+      setTimeout(() => { void tick(); }, 500).unref();
+    };
+    setTimeout(() => { void tick(); }, 500).unref();
+  }
+
+  private async kvmFailed(id: string): Promise<void> {
+    this.log.warn({ uuid: id }, 'qemu driver: KVM internal error in a guest: this host uses TCG from now on; restarting the guest under TCG');
+    this.accelChoice = 'tcg';
+    accelVerdicts.set(this.qemu, Promise.resolve('tcg'));
+    await mkdir(join(this.instancesPath, '_probe'), { recursive: true });
+    await writeFile(this.kvmFailedFile, `KVM internal error in instance ${id} at ${new Date().toISOString()}\n`);
+    await this.locked(id, async () => {
+      const rec = await this.readRecord(id);
+      if (rec.accel !== 'kvm') return;
+      await this.stopProcess(id, 0);
+      await this.startProcess(rec);
+      await this.writeRecord(rec);
+    });
+  }
+
   /** 'kvm' or 'tcg', as init() decided. */
   get accel(): 'kvm' | 'tcg' {
     if (!this.accelChoice) throw new Error('qemu driver: init() first');
@@ -121,6 +157,11 @@ export class QemuDriver implements HypervisorDriver {
       p = (async () => {
         if (!(await kvmDeviceUsable())) {
           this.log.info({ accel: 'tcg' }, 'qemu driver: /dev/kvm is not usable, using TCG');
+          return 'tcg' as const;
+        }
+        const failed = await readFile(this.kvmFailedFile, 'utf8').catch(() => '');
+        if (failed) {
+          this.log.info({ accel: 'tcg', reason: failed.trim() }, 'qemu driver: KVM failed a guest on this host before, using TCG');
           return 'tcg' as const;
         }
         const r = await runBootProbe({
@@ -343,6 +384,7 @@ export class QemuDriver implements HypervisorDriver {
     const pid = await this.livePid(rec.uuid);
     if (!pid) throw new DriverError('HypervisorUnavailable', `instance ${rec.uuid}: qemu started but its process is gone`);
     this.log.info({ uuid: rec.uuid, pid, accel: rec.accel, ms: Math.round(performance.now() - t0), incoming }, 'qemu driver: started');
+    if (rec.accel === 'kvm') this.watchKvm(rec.uuid);
     return pid;
   }
 
