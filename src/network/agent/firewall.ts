@@ -4,20 +4,29 @@
 // Why two tables: the kernel here (and many) has no nf_conntrack_bridge, so the bridge family cannot
 // match `ct state`. Our bridges set their own nf_call_iptables/ip6tables option, which makes
 // br_netfilter pass bridged IP traffic through the inet hooks where conntrack runs:
-//  - table bridge monostack: stateless anti-spoofing per port in prerouting (MAC, IP, ARP, no
-//    DHCP/RA server), and in forward a mark naming the output port (the inet forward hook only sees
-//    the bridge as in/out device);
-//  - table inet monostack: egress rules in prerouting (iif is the port there), ingress rules in
-//    forward (by the mark), both stateful, default drop.
-// Host traffic never matches: every rule is keyed on our ports' device names or our bridges.
+//  - table bridge monostack: in prerouting a mark naming the input port and stateless
+//    anti-spoofing per port (MAC, IP, ARP, no DHCP/RA server); in forward a mark naming the output
+//    port (br_netfilter shows the inet hooks only the bridge as in/out device);
+//  - table inet monostack: the network's conntrack zone (raw), egress rules in prerouting by the
+//    input mark, ingress rules in forward by the output mark, both stateful, default drop.
+// Host traffic never matches: every inet chain first returns unless the packet is on one of this
+// table's bridges, and the bridge chains only know our devices.
 
 import { run } from '../../common/exec.js';
 import { linkLocalOf, mergeCidrs, parseCidr, type Cidr } from './addr.js';
-import type { HostNetworkState, PortSpec, SecurityGroupRuleSpec } from './driver.js';
-import { NFT_TABLE } from './names.js';
+import { DEVICE_OWNER_DHCP, type HostNetworkState, type PortSpec, type SecurityGroupRuleSpec } from './driver.js';
+import { bridgeName, dhcpHostLink, NFT_TABLE, routerGwHostLink, routerIfHostLink } from './names.js';
 
-/** Marks in our own range, so a small mark some host tool sets never selects a port chain. */
-const MARK_BASE = 0x4d530000;
+/**
+ * Marks in our own range (upper 16 bits: 0x4d53 "MS" for the default table, a hash of the name for
+ * another), so neither a host tool's small marks nor a second table's ports select a port chain.
+ */
+export function markBase(table: string): number {
+  if (table === NFT_TABLE) return 0x4d530000;
+  let h = 0x811c9dc5;
+  for (const c of table) h = Math.imul(h ^ c.charCodeAt(0), 0x01000193) >>> 0;
+  return (((h >>> 16) ^ (h & 0xffff)) | 0x100) << 16 >>> 0;
+}
 
 const PROTOCOLS: Record<string, number> = {
   hopopt: 0, icmp: 1, igmp: 2, ipip: 4, tcp: 6, egp: 8, udp: 17, dccp: 33, 'ipv6-encap': 41, 'ipv6-route': 43,
@@ -105,17 +114,43 @@ export function ruleToNft(rule: SecurityGroupRuleSpec, groupSet: (groupId: strin
   return `${parts.join(' ')} accept`;
 }
 
-export interface CompiledFirewall { script: string; ports: number; rules: number }
+/** A rule as applied to one port, for the conntrack clean-up when it goes away. */
+export interface AppliedRule { key: string; direction: 'ingress' | 'egress'; v: 4 | 6; proto: number | null }
+export interface AppliedPort { id: string; zone: number; ips: string[]; rules: AppliedRule[] }
+export interface CompiledFirewall { script: string; ports: number; rules: number; applied: AppliedPort[] }
+
+/** A network's conntrack zone (1..65535, stable across restarts): overlapping tenant IPs never share entries. */
+export function zoneOf(networkId: string): number {
+  let h = 0x811c9dc5;
+  for (const c of networkId) h = Math.imul(h ^ c.charCodeAt(0), 0x01000193) >>> 0;
+  return (h % 65535) + 1;
+}
+
+/** Every host device plugged into each network's bridge, for the zone map. */
+function bridgePorts(state: HostNetworkState, uplinkOf: (networkId: string) => string[]): Map<string, string> {
+  const dev = new Map<string, string>(); // device -> network id
+  for (const p of state.ports) if (p.tap_name) dev.set(p.tap_name, p.network_id);
+  for (const n of state.networks) {
+    for (const u of uplinkOf(n.id)) dev.set(u, n.id);
+    if (state.ports.some((p) => p.network_id === n.id && p.device_owner === DEVICE_OWNER_DHCP)) dev.set(dhcpHostLink(n.id), n.id);
+  }
+  for (const r of state.routers) {
+    for (const i of r.interfaces) dev.set(routerIfHostLink(i.port_id), i.network_id);
+    if (r.external_gateway) dev.set(routerGwHostLink(r.external_gateway.port_id), r.external_gateway.network_id);
+  }
+  return dev;
+}
 
 /** The whole ruleset for `state` as one nft transaction (tables replaced atomically). */
-export function compileFirewall(state: HostNetworkState, table = NFT_TABLE): CompiledFirewall {
+export function compileFirewall(state: HostNetworkState, table = NFT_TABLE, uplinkOf: (networkId: string) => string[] = () => []): CompiledFirewall {
   const ports = firewalledPorts(state);
   const lines: string[] = [
     // add-then-delete: the delete never fails, and the whole file is one transaction
     `add table bridge ${table}`, `delete table bridge ${table}`,
     `add table inet ${table}`, `delete table inet ${table}`,
   ];
-  if (ports.length === 0) return { script: lines.join('\n') + '\n', ports: 0, rules: 0 };
+  if (ports.length === 0) return { script: lines.join('\n') + '\n', ports: 0, rules: 0, applied: [] };
+  const applied: AppliedPort[] = [];
 
   const groups = new Map(state.security_groups.map((g) => [g.id, g]));
   const sets = new Map<string, { name: string; v: 4 | 6; elems: string[] }>();
@@ -138,12 +173,21 @@ export function compileFirewall(state: HostNetworkState, table = NFT_TABLE): Com
   const ingressMap: string[] = [];
   let ruleCount = 0;
 
+  // every device on our bridges gets a mark: the input port's in prerouting, the output port's in
+  // forward (the inet hooks only see the bridge as device)
+  const base = markBase(table);
+  const devices = bridgePorts(state, uplinkOf);
+  for (const p of ports) devices.set(p.tap_name!, p.network_id);
+  const devList = [...devices.keys()].sort();
+  const markOf = new Map(devList.map((d, i) => [d, `0x${(base + i + 1).toString(16)}`]));
+  for (const d of devList) markMap.push(`${q(d)} : ${markOf.get(d)}`);
+  const zones = devList.map((d) => `${markOf.get(d)} : ${zoneOf(devices.get(d)!)}`);
+  const bridges = [...new Set(state.networks.map((n) => q(bridgeName(n.id))))];
   ports.forEach((p, i) => {
     const dev = q(p.tap_name!);
-    const mark = `0x${(MARK_BASE + i + 1).toString(16)}`;
+    const mark = markOf.get(p.tap_name!)!;
     spoofMap.push(`${dev} : jump sp${i}`);
-    markMap.push(`${dev} : ${mark}`);
-    egressMap.push(`${dev} : jump eg${i}`);
+    egressMap.push(`${mark} : jump eg${i}`);
     ingressMap.push(`${mark} : jump in${i}`);
 
     // Anti-spoofing: a frame from the port carries one of its MACs and, for that MAC, one of its IPs.
@@ -177,14 +221,20 @@ export function compileFirewall(state: HostNetworkState, table = NFT_TABLE): Com
       'icmpv6 type { nd-router-solicit, nd-neighbor-solicit, nd-neighbor-advert, mld-listener-report, mld2-listener-report } accept');
     ing.push('meta nfproto ipv4 udp sport 67 udp dport 68 accept', 'meta nfproto ipv6 udp sport 547 udp dport 546 accept',
       'icmpv6 type { nd-router-advert, nd-neighbor-solicit, nd-neighbor-advert, mld-listener-query } accept');
+    const ap: AppliedPort = { id: p.id, zone: zoneOf(p.network_id), rules: [],
+      ips: [...p.fixed_ips.map((f) => f.ip_address), ...(p.allowed_address_pairs ?? []).map((a) => a.ip_address).filter((x) => !x.includes('/'))] };
     for (const g of sgs) {
       for (const r of g!.rules) {
         const body = ruleToNft(r, groupSet);
         if (!body) continue;
         (r.direction === 'ingress' ? ing : eg).push(`${body} comment ${q(`rule ${r.id}`)}`);
         ruleCount++;
+        const v = r.ethertype === 'IPv6' ? 6 : 4;
+        const members = r.remote_group_id ? sets.get(`${r.remote_group_id}/${v}`)?.elems.join(',') ?? '' : '';
+        ap.rules.push({ key: `${r.direction} ${body} ${members}`, direction: r.direction, v, proto: protocolNumber(r) ?? null });
       }
     }
+    applied.push(ap);
     eg.push(`counter drop comment ${q(`port ${p.id} egress`)}`);
     ing.push(`counter drop comment ${q(`port ${p.id} ingress`)}`);
     inet.push(`chain eg${i} {`, ...eg.map((l) => `  ${l}`), '}', `chain in${i} {`, ...ing.map((l) => `  ${l}`), '}');
@@ -198,22 +248,58 @@ export function compileFirewall(state: HostNetworkState, table = NFT_TABLE): Com
   }
 
   lines.push(`table bridge ${table} {`,
+    // before br_netfilter (priority 0) hands IP packets to the inet hooks
     '  chain prerouting {', '    type filter hook prerouting priority -300; policy accept;',
+    `    meta mark set iifname map ${setOf(markMap)}`,
     `    iifname vmap ${setOf(spoofMap)}`, '  }',
     // runs before br_netfilter's forward hook (priority 0), which hands the packet to inet forward
     '  chain forward {', '    type filter hook forward priority -200; policy accept;',
     `    meta mark set oifname map ${setOf(markMap)}`, '  }',
     ...br.map((l) => `  ${l}`), '}');
+  // bridged packets of this table's bridges only (the inet hooks see the bridge as device)
+  const guard = `    iifname != ${setOf(bridges.length ? bridges : ['"msb-none"'])} return`;
   lines.push(`table inet ${table} {`, ...setDefs.map((l) => `  ${l}`),
+    // one conntrack zone per network, set before conntrack (-200) sees the packet
+    '  chain raw {', '    type filter hook prerouting priority raw; policy accept;',
+    guard, `    ct zone set meta mark map ${setOf(zones)}`, '  }',
     // after conntrack (-200): iif is the bridge port itself here
     '  chain prerouting {', '    type filter hook prerouting priority 0; policy accept;',
-    `    iifname vmap ${setOf(egressMap)}`, '  }',
+    guard, `    meta mark vmap ${setOf(egressMap)}`, '  }',
     '  chain forward {', '    type filter hook forward priority 0; policy accept;',
-    // bridged packets only (iif is the bridge); routed host traffic is not ours
-    '    iifname != "msb-*" return',
+    guard,
     `    meta mark vmap ${setOf(ingressMap)}`, '  }',
     ...inet.map((l) => `  ${l}`), '}');
-  return { script: lines.join('\n') + '\n', ports: ports.length, rules: ruleCount };
+  return { script: lines.join('\n') + '\n', ports: ports.length, rules: ruleCount, applied };
+}
+
+const CT_PROTO: Record<number, string> = { 1: 'icmp', 6: 'tcp', 17: 'udp', 33: 'dccp', 47: 'gre', 58: 'icmpv6', 132: 'sctp', 136: 'udplite' };
+
+/**
+ * conntrack deletions for rules that went away (as Neutron does): an established flow a removed
+ * rule admitted must not outlive the rule. Per port, its zone, its addresses, the rule's protocol.
+ */
+export function conntrackCleanup(before: AppliedPort[], after: AppliedPort[]): string[][] {
+  const now = new Map(after.map((p) => [p.id, new Set(p.rules.map((r) => r.key))]));
+  const cmds = new Map<string, string[]>();
+  for (const p of before) {
+    const keep = now.get(p.id);
+    if (!keep) continue; // the port is gone from this host
+    for (const r of p.rules) {
+      if (keep.has(r.key)) continue;
+      for (const ip of p.ips.filter((x) => (x.includes(':') ? 6 : 4) === r.v)) {
+        const proto = r.proto === null ? [] : CT_PROTO[r.proto] ? ['-p', CT_PROTO[r.proto]!] : [];
+        const args = ['-D', '-w', String(p.zone), '-f', r.v === 6 ? 'ipv6' : 'ipv4', ...proto, r.direction === 'ingress' ? '-d' : '-s', ip];
+        cmds.set(args.join(' '), args);
+      }
+    }
+  }
+  return [...cmds.values()];
+}
+
+export async function runConntrackCleanup(cmds: string[][]): Promise<void> {
+  for (const args of cmds) {
+    try { await run('conntrack', args); } catch { /* nothing matched, or no conntrack tool: rules still apply to new flows */ }
+  }
 }
 
 /** Apply a compiled ruleset; returns how long the nft transaction took (ms). */

@@ -47,3 +47,8 @@ export async function ensureNamespace(ns: string): Promise<void> {
 export async function deleteNamespace(ns: string): Promise<void> {
   try { await ip(['netns', 'delete', ns]); } catch { /* already gone */ }
 }
+
+/** Processes living in a namespace (`ip netns pids`). */
+export async function namespacePids(ns: string): Promise<number[]> {
+  try { return (await ip(['netns', 'pids', ns])).split(/\s+/).filter(Boolean).map(Number); } catch { return []; }
+}

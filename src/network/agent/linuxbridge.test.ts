@@ -1,0 +1,267 @@
+// The linuxbridge data plane on real namespaces: two "guests" (test namespaces with a veth on the
+// network's bridge) get their addresses from dnsmasq, are filtered by security groups and
+// anti-spoofing, reach an "external" test namespace through a router's SNAT and are reachable at
+// a floating IP, and read metadata at 169.254.169.254. All traffic stays between our namespaces.
+// Root only; skipped with the reason otherwise.
+
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer, type IncomingHttpHeaders } from 'node:http';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { run } from '../../common/exec.js';
+import { type HostNetworkState, type PortSpec, type SecurityGroupRuleSpec } from './driver.js';
+import { LinuxBridgeDataplane } from './linuxbridge.js';
+import { measureRuleChange, PingStream } from './measure.js';
+import { lookupFromState, MetadataAgent, signInstanceId } from './metadata.js';
+import { dhcpNamespace } from './names.js';
+import { countResources, type ResourceCounts, type ResourceScope } from './resources.js';
+
+const TEST_PREFIX = 'mst-';
+const TABLE = `monostack_t${process.pid}`;
+
+async function skipReason(): Promise<string | undefined> {
+  if (process.getuid?.() !== 0) return 'not root';
+  for (const [cmd, args] of [['ip', ['netns', 'list']], ['nft', ['list', 'tables']], ['dnsmasq', ['--version']], ['busybox', ['udhcpc', '--help']]] as const) {
+    try { await run(cmd, [...args]); } catch (e) { return `${cmd} unusable: ${(e as Error).message.split('\n')[0]}`; }
+  }
+  return undefined;
+}
+const reason = await skipReason();
+if (reason) console.log(`# linuxbridge data plane tests skipped: ${reason}`);
+
+const inNs = (ns: string, cmd: string, args: string[], env?: NodeJS.ProcessEnv) => run('ip', ['netns', 'exec', ns, cmd, ...args], env ? { env } : {});
+const ping = async (ns: string, dst: string, src?: string): Promise<boolean> => {
+  try { await inNs(ns, 'busybox', ['ping', '-c', '1', '-W', '1', ...(src ? ['-I', src] : []), dst]); return true; } catch { return false; }
+};
+
+const NET = randomUUID();
+const EXT = randomUUID();
+const SUB = randomUUID();
+const EXTSUB = randomUUID();
+const SG = randomUUID();
+const RTR = randomUUID();
+const INST1 = randomUUID();
+const INST2 = randomUUID();
+const PROJECT = randomUUID().replace(/-/g, '');
+const SECRET = 'metadata-secret';
+
+function port(id: string, network_id: string, mac: string, ip: string, subnet_id: string, extra: Partial<PortSpec> = {}): PortSpec {
+  return { id, network_id, mac_address: mac, fixed_ips: [{ subnet_id, ip_address: ip }], project_id: PROJECT, ...extra };
+}
+
+const dhcpPort = port(randomUUID(), NET, 'fa:16:3e:00:91:02', '10.91.0.2', SUB, { device_owner: 'network:dhcp' });
+const vm1 = port(randomUUID(), NET, 'fa:16:3e:00:91:11', '10.91.0.11', SUB, { device_owner: 'compute:nova', device_id: INST1, tap_name: 'mst-t1', security_groups: [SG] });
+const vm2 = port(randomUUID(), NET, 'fa:16:3e:00:91:12', '10.91.0.12', SUB, { device_owner: 'compute:nova', device_id: INST2, tap_name: 'mst-t2', security_groups: [SG] });
+const rif = port(randomUUID(), NET, 'fa:16:3e:00:91:01', '10.91.0.1', SUB, { device_owner: 'network:router_interface', device_id: RTR });
+const rgw = port(randomUUID(), EXT, 'fa:16:3e:00:fa:0a', '172.31.250.10', EXTSUB, { device_owner: 'network:router_gateway', device_id: RTR });
+
+const egressAll: SecurityGroupRuleSpec[] = [
+  { id: randomUUID(), direction: 'egress', ethertype: 'IPv4' }, { id: randomUUID(), direction: 'egress', ethertype: 'IPv6' },
+];
+const icmpFromGroup: SecurityGroupRuleSpec = { id: randomUUID(), direction: 'ingress', ethertype: 'IPv4', protocol: 'icmp', remote_group_id: SG };
+const icmpFromAnywhere: SecurityGroupRuleSpec = { id: randomUUID(), direction: 'ingress', ethertype: 'IPv4', protocol: 'icmp', remote_ip_prefix: '0.0.0.0/0' };
+
+function makeState(rules: SecurityGroupRuleSpec[], opts: { fip?: boolean; vm2Ip?: string; noEgress?: boolean } = {}): HostNetworkState {
+  const v2 = opts.vm2Ip ? { ...vm2, fixed_ips: [{ subnet_id: SUB, ip_address: opts.vm2Ip }] } : vm2;
+  return {
+    networks: [{ id: NET, network_type: 'local', mtu: 1450 }, { id: EXT, network_type: 'flat', physical_network: 'public', mtu: 1500 }],
+    subnets: [
+      { id: SUB, network_id: NET, cidr: '10.91.0.0/24', ip_version: 4, gateway_ip: '10.91.0.1', enable_dhcp: true, dns_nameservers: ['10.91.0.2'] },
+      { id: EXTSUB, network_id: EXT, cidr: '172.31.250.0/24', ip_version: 4, gateway_ip: '172.31.250.1', enable_dhcp: false },
+    ],
+    ports: [dhcpPort, vm1, v2, rif, rgw],
+    security_groups: [{ id: SG, rules: [...(opts.noEgress ? [] : egressAll), ...rules] }],
+    routers: [{
+      id: RTR,
+      interfaces: [{ port_id: rif.id, network_id: NET, subnet_id: SUB, ip_address: '10.91.0.1', cidr: '10.91.0.0/24', mac_address: rif.mac_address }],
+      external_gateway: { port_id: rgw.id, network_id: EXT, subnet_id: EXTSUB, ip_address: '172.31.250.10', cidr: '172.31.250.0/24', mac_address: rgw.mac_address, gateway_ip: '172.31.250.1', enable_snat: true },
+      floating_ips: opts.fip ? [{ id: randomUUID(), floating_ip_address: '172.31.250.20', fixed_ip_address: '10.91.0.11', port_id: vm1.id }] : [],
+    }],
+  };
+}
+
+// busybox udhcpc hands the lease to a script; this one applies it and writes it down
+const UDHCPC_SCRIPT = `#!/bin/sh
+[ "$1" = bound ] || [ "$1" = renew ] || exit 0
+ip addr flush dev "$interface" scope global
+ip addr add "$ip/$mask" dev "$interface"
+[ -n "$mtu" ] && ip link set dev "$interface" mtu "$mtu"
+if [ -n "$staticroutes" ]; then
+  set -- $staticroutes
+  while [ $# -ge 2 ]; do ip route replace "$1" via "$2" dev "$interface"; shift 2; done
+fi
+echo "ip=$ip mask=$mask router=$router mtu=$mtu dns=$dns hostname=$hostname staticroutes=$staticroutes" > "$LEASE_OUT"
+`;
+
+let tmp = '';
+let baseline: ResourceCounts;
+let baselineOurs: ResourceCounts;
+// this test's objects only: a cloud may be running its own agent on the same host
+const scope = (withTestObjects: boolean): ResourceScope => ({
+  prefixes: withTestObjects ? [TEST_PREFIX] : [], ids: [NET, EXT, RTR, dhcpPort.id, vm1.id, vm2.id, rif.id, rgw.id], stateDir: tmp, tables: [TABLE],
+});
+let dp: LinuxBridgeDataplane;
+let agent: MetadataAgent;
+let current: HostNetworkState;
+let novaSeen: IncomingHttpHeaders[] = [];
+let nova: ReturnType<typeof createServer>;
+
+async function addGuest(ns: string, hostEnd: string, mac: string): Promise<void> {
+  await run('ip', ['netns', 'add', ns]);
+  await run('ip', ['link', 'add', hostEnd, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
+  await run('ip', ['-n', ns, 'link', 'set', 'eth0', 'address', mac, 'up']);
+  await run('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+}
+
+async function dhcp(ns: string): Promise<string> {
+  const out = join(tmp, `${ns}.lease`);
+  await inNs(ns, 'busybox', ['udhcpc', '-i', 'eth0', '-n', '-q', '-f', '-t', '4', '-T', '1', '-O', 'staticroutes', '-O', 'mtu', '-s', join(tmp, 'udhcpc.sh')],
+    { ...process.env, LEASE_OUT: out });
+  return readFile(out, 'utf8');
+}
+
+before(async () => {
+  if (reason) return;
+  tmp = await mkdtemp('/tmp/mst-dataplane-');
+  baseline = await countResources(scope(true));
+  baselineOurs = await countResources(scope(false));
+  await writeFile(join(tmp, 'udhcpc.sh'), UDHCPC_SCRIPT);
+  await chmod(join(tmp, 'udhcpc.sh'), 0o755);
+  // the compute metadata API stand-in: answers with the identity headers it was sent
+  nova = createServer((req, res) => {
+    novaSeen.push(req.headers);
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ uuid: req.headers['x-instance-id'], path: req.url }));
+  });
+  await new Promise<void>((r) => nova.listen(0, '127.0.0.1', () => r()));
+  const novaPort = (nova.address() as { port: number }).port;
+  current = makeState([]);
+  agent = new MetadataAgent({ socketPath: join(tmp, 'metadata.sock'), novaMetadataUrl: `http://127.0.0.1:${novaPort}`, sharedSecret: SECRET, lookup: lookupFromState(() => current) });
+  await agent.start();
+  dp = new LinuxBridgeDataplane({ stateDir: join(tmp, 'state'), metadataSocket: agent.socketPath, table: TABLE });
+  await addGuest('mst-g1', 'mst-t1', vm1.mac_address);
+  await addGuest('mst-ext', 'mst-te', 'fa:16:3e:00:fa:01');
+  await run('ip', ['-n', 'mst-ext', 'addr', 'add', '172.31.250.1/24', 'dev', 'eth0']);
+});
+
+after(async () => {
+  if (reason) return;
+  await dp?.teardown();
+  await agent?.stop();
+  await new Promise<void>((r) => (nova ? nova.close(() => r()) : r()));
+  for (const ns of ['mst-g1', 'mst-g2', 'mst-ext']) await run('ip', ['netns', 'delete', ns]).catch(() => undefined);
+  await rm(tmp, { recursive: true, force: true });
+  // veths die with their namespace, asynchronously
+  for (let i = 0; i < 50 && (await countResources(scope(true))).links !== baseline.links; i++) await new Promise((r) => setTimeout(r, 50));
+  assert.deepEqual(await countResources(scope(true)), baseline, 'nothing of ours left on the host');
+});
+
+test('linuxbridge data plane on real namespaces', { skip: reason }, async (t) => {
+  await t.test('reconcile builds bridges, DHCP, metadata proxy, router; a late tap is plugged by plugPort', async () => {
+    await dp.reconcile(current);
+    assert.deepEqual(dp.counts(), { networks: 2, plugged_ports: 1, dhcp_servers: 1, routers: 1, firewalled_ports: 2, metadata_proxies: 1 });
+    await addGuest('mst-g2', 'mst-t2', vm2.mac_address);
+    await dp.plugPort(vm2, 'mst-t2');
+    await dp.plugPort({ id: 'ext-host', network_id: EXT, mac_address: 'fa:16:3e:00:fa:01', fixed_ips: [] }, 'mst-te');
+    const r = await countResources(scope(true));
+    assert.equal(r.dnsmasq - baseline.dnsmasq, 1);
+    assert.equal(r.metadata_proxies - baseline.metadata_proxies, 1);
+    assert.equal(r.nft_tables - baseline.nft_tables, 2);
+  });
+
+  await t.test('guests get their fixed address, MTU and routes from dnsmasq', async () => {
+    const l1 = await dhcp('mst-g1');
+    assert.match(l1, /ip=10\.91\.0\.11 mask=24 router=10\.91\.0\.1 mtu=1450 dns=10\.91\.0\.2/);
+    assert.match(l1, /staticroutes=169\.254\.169\.254\/32 10\.91\.0\.2 0\.0\.0\.0\/0 10\.91\.0\.1/);
+    assert.match(l1, new RegExp(`hostname=host-10-91-0-11`));
+    assert.match(await dhcp('mst-g2'), /ip=10\.91\.0\.12 /);
+  });
+
+  await t.test('ICMP between guests only while a rule allows it', async (tt) => {
+    assert.equal(await ping('mst-g1', '10.91.0.12'), false, 'no ingress rule: blocked');
+    const stream = new PingStream('mst-g1', '10.91.0.12');
+    try {
+      await new Promise((r) => setTimeout(r, 100));
+      assert.equal(stream.replies.length, 0);
+      current = makeState([icmpFromGroup]);
+      const on = await measureRuleChange(dp, current, stream, true);
+      await new Promise((r) => setTimeout(r, 100));
+      current = makeState([]);
+      const off = await measureRuleChange(dp, current, stream, false);
+      const msg = `rule add in force after ${on.inForceMs.toFixed(1)} ms, delete after ${off.inForceMs.toFixed(1)} ms (ping every 10 ms; reconcile ${on.reconcileMs.toFixed(1)} ms, nft transaction ${dp.lastFirewallApplyMs.toFixed(1)} ms)`;
+      tt.diagnostic(msg);
+      assert.ok(on.inForceMs < 1000 && off.inForceMs < 1000);
+    } finally { await stream.stop(); }
+    assert.equal(await ping('mst-g2', '10.91.0.11'), false);
+    // egress is filtered too: without an egress rule, not even the allowed ICMP leaves the guest
+    current = makeState([icmpFromGroup], { noEgress: true });
+    await dp.reconcile(current);
+    assert.equal(await ping('mst-g1', '10.91.0.12'), false, 'no egress rule: blocked at the source');
+  });
+
+  await t.test('spoofed source IP or MAC from a guest is dropped', async () => {
+    current = makeState([icmpFromGroup]);
+    await dp.reconcile(current);
+    assert.equal(await ping('mst-g1', '10.91.0.12'), true);
+    await run('ip', ['-n', 'mst-g1', 'addr', 'add', '10.91.0.99/24', 'dev', 'eth0']);
+    assert.equal(await ping('mst-g1', '10.91.0.12', '10.91.0.99'), false, 'spoofed IP');
+    await run('ip', ['-n', 'mst-g1', 'addr', 'del', '10.91.0.99/24', 'dev', 'eth0']);
+    await run('ip', ['-n', 'mst-g1', 'link', 'set', 'eth0', 'address', 'fa:16:3e:00:91:99']);
+    await run('ip', ['-n', 'mst-g2', 'neigh', 'flush', 'dev', 'eth0']);
+    assert.equal(await ping('mst-g1', '10.91.0.12'), false, 'spoofed MAC');
+    await run('ip', ['-n', 'mst-g1', 'link', 'set', 'eth0', 'address', vm1.mac_address]);
+    const j = JSON.parse((await run('nft', ['-j', 'list', 'table', 'bridge', TABLE])).stdout) as { nftables: { rule?: { comment?: string; expr: { counter?: { packets: number } }[] } }[] };
+    const dropped = j.nftables.find((x) => x.rule?.comment === `port ${vm1.id}: spoofed or not IP/ARP`)?.rule?.expr.find((e) => e.counter)?.counter?.packets ?? 0;
+    assert.ok(dropped > 0, 'the anti-spoofing counter saw the frames');
+    assert.equal(await ping('mst-g1', '10.91.0.12'), true, 'own MAC and IP again: allowed');
+  });
+
+  await t.test('router: SNAT to the external network, floating IP reachable from outside', async () => {
+    // mst-ext has no route back to 10.91.0.0/24: a reply only arrives if the router SNATs
+    assert.equal(await ping('mst-g2', '172.31.250.1'), true, 'SNAT via the gateway IP');
+    assert.equal(await ping('mst-ext', '172.31.250.20'), false, 'no floating IP yet');
+    current = makeState([icmpFromGroup, icmpFromAnywhere], { fip: true });
+    await dp.reconcile(current);
+    assert.equal(await ping('mst-ext', '172.31.250.20'), true, 'DNAT to the fixed IP');
+    assert.equal(await ping('mst-g1', '172.31.250.1'), true, 'the floating IP SNATs its own traffic');
+  });
+
+  await t.test('metadata at 169.254.169.254 with the identity of the guest\'s port only', async () => {
+    novaSeen = [];
+    const body = (await inNs('mst-g1', 'busybox', ['wget', '-q', '-O', '-', '--header', `X-Instance-ID: ${INST2}`, 'http://169.254.169.254/openstack/latest/meta_data.json'])).stdout;
+    assert.deepEqual(JSON.parse(body), { uuid: INST1, path: '/openstack/latest/meta_data.json' });
+    const h = novaSeen[0]!;
+    assert.equal(h['x-instance-id'], INST1);
+    assert.equal(h['x-tenant-id'], PROJECT);
+    assert.equal(h['x-forwarded-for'], '10.91.0.11');
+    assert.equal(h['x-instance-id-signature'], signInstanceId(SECRET, INST1));
+    const body2 = (await inNs('mst-g2', 'busybox', ['wget', '-q', '-O', '-', 'http://169.254.169.254/latest/meta-data/instance-id'])).stdout;
+    assert.equal(JSON.parse(body2).uuid, INST2);
+  });
+
+  await t.test('a port change reloads dnsmasq (SIGHUP, same process); a restarted agent adopts it', async () => {
+    const pidFile = join(tmp, 'state', dhcpNamespace(NET), 'pid');
+    const pid = (await readFile(pidFile, 'utf8')).trim();
+    current = makeState([icmpFromGroup, icmpFromAnywhere], { fip: true, vm2Ip: '10.91.0.13' });
+    await dp.reconcile(current);
+    assert.match(await dhcp('mst-g2'), /ip=10\.91\.0\.13 /);
+    assert.equal((await readFile(pidFile, 'utf8')).trim(), pid, 'dnsmasq was not restarted');
+    const again = new LinuxBridgeDataplane({ stateDir: join(tmp, 'state'), metadataSocket: agent.socketPath, table: TABLE });
+    await again.reconcile(current);
+    await again.reconcile(current);
+    assert.equal((await readFile(pidFile, 'utf8')).trim(), pid, 'the new agent adopted the running dnsmasq');
+    assert.equal(await ping('mst-g1', '10.91.0.13'), true);
+    const r = await countResources(scope(true));
+    assert.equal(r.dnsmasq - baseline.dnsmasq, 1);
+    assert.equal(r.metadata_proxies - baseline.metadata_proxies, 1);
+  });
+
+  await t.test('an empty desired state removes every namespace, bridge, process and table', async () => {
+    await dp.reconcile({ networks: [], subnets: [], ports: [], security_groups: [], routers: [] });
+    // veth host ends go with their namespaces, asynchronously
+    for (let i = 0; i < 50 && (await countResources(scope(false))).links !== baselineOurs.links; i++) await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(await countResources(scope(false)), baselineOurs);
+  });
+});
