@@ -701,7 +701,7 @@ if (a.out) {
     ...data.uploads.map((u) => ({ scenario: `upload-${u.round}`, connections: 1, kind: 'data', MBps: u.MBps, window: u.window })),
     ...data.downloads.map((d, i) => ({ scenario: `download-${i + 1}`, connections: 1, kind: 'data', MBps: d.MBps, window: d.window })),
   ];
-  writeFileSync(a.out, JSON.stringify({ meta, summary, data, results: [...results, ...windows], table: out.join('\n') }, null, 2) + '\n');
+  writeFileSync(a.out, JSON.stringify({ meta, summary, data, glance: G, results: [...results, ...windows], table: out.join('\n') }, null, 2) + '\n');
   log(`results written to ${a.out}`);
 }
 if (profileDir) log(`CPU profiles in ${profileDir}: node bench/identity/profile-summary.mjs ${profileDir}/monostack.cpuprofile --results ${a.out ?? '<--out file>'} --scenario show --connections 16`);
