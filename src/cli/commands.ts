@@ -13,6 +13,7 @@ import { rotateKeys, setupKeyRepository } from '../identity/token/keys.js';
 import { TokenValidator } from '../common/auth/middleware.js';
 import { SERVICE_MODULES, type RunningService } from './services.js';
 import { startComputeNode } from '../compute/service.js';
+import { startAgent as startNetworkAgent } from '../network/service.js';
 import { ServiceSession } from '../common/auth/session.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -247,13 +248,17 @@ export async function computeNodeCommand(o: Opts): Promise<void> {
   if (!password) throw new Error('no password for the compute service user: set [compute] service_password');
   const session = new ServiceSession({ authUrl, service: { username: c.compute.service_user, password, projectName: 'service' }, region: c.DEFAULT.region });
   const node = await startComputeNode({ cfg: c, log, bus, database, session });
-  out(`compute-node ${node.agent.host} (${c.compute.compute_driver}) on ${database.display}, identity ${authUrl}`);
+  // The host's network agent wires this node's ports (L2 and security groups; DHCP and routers
+  // stay on the network node), as neutron-linuxbridge-agent does on a compute node.
+  const networkAgent = c.network.run_agent ? await startNetworkAgent({ cfg: c, bus }, log, { networkNode: false }) : undefined;
+  out(`compute-node ${node.agent.host} (${c.compute.compute_driver}) on ${database.display}, identity ${authUrl}` + (networkAgent ? `, network agent (${networkAgent.dataplane.name})` : ''));
   out('monostack compute node ready');
   let stopping = false;
   const stop = async () => {
     if (stopping) return;
     stopping = true;
     try {
+      await networkAgent?.stop();
       await node.close();
       await bus.close();
       await database.close();

@@ -47,8 +47,9 @@ export class NetworkAgent {
     }
     this.unsubscribe = this.bus.subscribe(AGENTS_FANOUT, () => { void this.sync(); });
     await this.bus.ready().catch(() => undefined);
-    await this.sync();
-    await this.beat();
+    // The first pass runs in the background: a compute node must come up even while the network
+    // server is unreachable (it converges once the server answers).
+    void this.sync().then(() => this.beat());
     this.timer = setInterval(() => { void this.sync(); void this.beat(); }, (this.o.resyncSec ?? 30) * 1000);
     this.timer.unref();
   }
