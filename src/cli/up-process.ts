@@ -72,6 +72,9 @@ export async function startUp(o: UpOptions): Promise<UpProcess> {
     PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home,
     MONOSTACK_IDENTITY_PASSWORD_HASH_ROUNDS: '4', MONOSTACK_DEFAULT_ENABLED_SERVICES: services.join(','),
     MONOSTACK_DEFAULT_DATA_DIR: stateDir, MONOSTACK_IDENTITY_ADMIN_PASSWORD: 'e2e-admin-pass',
+    // The network's data plane touches the host (bridges, namespaces, dnsmasq): a test asks for
+    // linuxbridge by name (MONOSTACK_NETWORK_DATAPLANE) and cleans up after itself.
+    MONOSTACK_NETWORK_DATAPLANE: 'noop',
     ...(o.env ?? {}),
   };
   const ports: Record<string, number> = {};
