@@ -86,6 +86,7 @@ export class LinuxBridgeDataplane implements NetworkDataplane {
       const links = new Map((await listLinks()).map((l) => [l.ifname, l]));
       await this.ensureBridge(net, links);
       await this.plug(device, net, links.get(device));
+      await this.attachUplink(net, links).catch(() => undefined); // reconcile reports it
     });
   }
 
@@ -127,13 +128,24 @@ export class LinuxBridgeDataplane implements NetworkDataplane {
     let links = new Map((await listLinks()).map((l) => [l.ifname, l]));
 
     // L2: bridges and their uplinks, then the ports' devices
-    for (const n of nets) await this.ensureBridge(n, links);
+    // one broken network (a VLAN without 8021q, a mapped interface that is gone) must not stop the
+    // others: failures are collected and thrown together at the end
+    const errors: Error[] = [];
+    const attempt = async (what: string, fn: () => Promise<unknown>): Promise<boolean> => {
+      try { await fn(); return true; } catch (e) { errors.push(new Error(`${what}: ${(e as Error).message}`, { cause: e })); return false; }
+    };
+    const broken = new Set<string>();
+    for (const n of nets) {
+      if (!(await attempt(`network ${n.id}`, () => this.ensureBridge(n, links)))) broken.add(n.id);
+      // without its uplink a network still works on this host
+      else await attempt(`uplink of network ${n.id}`, () => this.attachUplink(n, links));
+    }
     links = new Map((await listLinks()).map((l) => [l.ifname, l]));
     for (const p of desired.ports) {
       const n = netById.get(p.network_id);
       if (!n || !p.tap_name || !links.has(p.tap_name)) continue; // not on this host (yet)
-      await this.plug(p.tap_name, n, links.get(p.tap_name));
-      counts.plugged_ports++;
+      if (broken.has(n.id)) continue;
+      if (await attempt(`port ${p.id}`, () => this.plug(p.tap_name!, n, links.get(p.tap_name!)))) counts.plugged_ports++;
     }
     counts.networks = nets.length;
 
@@ -144,7 +156,9 @@ export class LinuxBridgeDataplane implements NetworkDataplane {
       const dhcpPort = desired.ports.find((p) => p.network_id === n.id && p.device_owner === DEVICE_OWNER_DHCP);
       if (!dhcpPort || !subnets.some((s) => s.enable_dhcp)) continue;
       wantNs.add(dhcpNamespace(n.id));
-      const hasProxy = await this.ensureDhcp(n, desired, dhcpPort);
+      if (broken.has(n.id)) continue;
+      let hasProxy = false;
+      if (!(await attempt(`DHCP of network ${n.id}`, async () => { hasProxy = await this.ensureDhcp(n, desired, dhcpPort); }))) continue;
       counts.dhcp_servers++;
       if (hasProxy) counts.metadata_proxies++;
     }
@@ -154,8 +168,8 @@ export class LinuxBridgeDataplane implements NetworkDataplane {
       const nsNets = [...r.interfaces.map((i) => i.network_id), ...(r.external_gateway ? [r.external_gateway.network_id] : [])];
       if (nsNets.some((id) => !netById.has(id))) continue; // wait until its networks are here
       wantNs.add(routerNamespace(r.id));
-      await ensureRouter(r, bridgeName, (id) => netById.get(id)?.mtu);
-      counts.routers++;
+      if (nsNets.some((id) => broken.has(id))) continue;
+      if (await attempt(`router ${r.id}`, () => ensureRouter(r, bridgeName, (id) => netById.get(id)?.mtu))) counts.routers++;
     }
 
     // whatever of ours is not desired any more
@@ -181,6 +195,8 @@ export class LinuxBridgeDataplane implements NetworkDataplane {
     await this.saveKnown({ networks: nets.map((n) => n.id), routers: [...wantNs].filter((n) => n.startsWith(NS_ROUTER)).map((n) => n.slice(NS_ROUTER.length)) });
     this.state = desired;
     this.last = counts;
+    if (errors.length === 1) throw errors[0]!;
+    if (errors.length) throw new AggregateError(errors, `reconcile: ${errors.length} failures: ${errors.map((e) => e.message).join('; ')}`);
   }
 
   /** Devices other than ports on a network's bridge (for its conntrack zone). */
@@ -210,8 +226,11 @@ export class LinuxBridgeDataplane implements NetworkDataplane {
       await ipBatch([`link set dev ${br} addrgenmode none`]);
     }
     await ipBatch([`link set dev ${br}${mtu} up`]);
+  }
+
+  private async attachUplink(n: NetworkSpec, links: Map<string, IpLink>): Promise<void> {
     const uplink = await this.ensureUplink(n, links);
-    if (uplink) await ipBatch([`link set dev ${uplink} master ${br}${mtu} up`]);
+    if (uplink) await ipBatch([`link set dev ${uplink} master ${bridgeName(n.id)}${n.mtu ? ` mtu ${n.mtu}` : ''} up`]);
   }
 
   /** The device connecting a network to the outside, only when the operator mapped one. */
