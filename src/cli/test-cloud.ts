@@ -7,22 +7,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig, type Config } from '../common/config.js';
 import { freePort } from '../common/testing/process.js';
+import { http, type Reply, type CallOptions } from '../common/testing/http.js';
 import { startCloud, type RunningCloud } from './commands.js';
 
-export interface Reply {
-  status: number;
-  headers: Headers;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  body: any;
-  text: string;
-}
-
-export interface CallOptions {
-  token?: string;
-  body?: unknown;
-  raw?: string | Uint8Array;
-  headers?: Record<string, string>;
-}
+export type { Reply, CallOptions };
+export { http };
 
 export interface Project { projectId: string; userId: string; userName: string; password: string; token: string }
 
@@ -39,18 +28,6 @@ export interface TestCloud {
   close(): Promise<void>;
 }
 
-export async function http(base: string, method: string, path: string, o: CallOptions = {}): Promise<Reply> {
-  const headers: Record<string, string> = { ...(o.headers ?? {}) };
-  if (o.token) headers['X-Auth-Token'] = o.token;
-  let body: string | Uint8Array | undefined;
-  if (o.body !== undefined) { body = JSON.stringify(o.body); headers['Content-Type'] ??= 'application/json'; }
-  else if (o.raw !== undefined) body = o.raw;
-  const res = await fetch(base + path, { method, headers, body });
-  const text = await res.text();
-  let parsed: unknown;
-  try { parsed = text ? JSON.parse(text) : undefined; } catch { parsed = undefined; }
-  return { status: res.status, headers: res.headers, body: parsed, text };
-}
 
 export interface StartOptions {
   services: string[];

@@ -10,7 +10,7 @@ import { createLogger } from '../common/log.js';
 import { InMemoryBus } from '../common/bus/index.js';
 import { openDatabase, type Database } from '../common/db/index.js';
 import { TokenValidator } from '../common/auth/middleware.js';
-import { http, type Reply, type CallOptions } from '../cli/test-cloud.js';
+import { http, type Reply, type CallOptions } from '../common/testing/http.js';
 import { createNetworkService, type NetworkService } from './service.js';
 
 export interface NetworkTestService {
