@@ -21,6 +21,7 @@ import { registerRoutes, type ApiModule } from './api/router.js';
 import { API_MODULES, withRoot } from './api/modules.js';
 import type { ServiceSession } from '../common/auth/session.js';
 import { AgentsRpc } from './agents-rpc.js';
+import { routerSource } from './l3-rpc.js';
 import { createServicePort } from './api/ports.js';
 import { NetworkAgent } from './agent/manager.js';
 import { createDataplane } from './agent/index.js';
@@ -72,7 +73,7 @@ export async function createNetworkService(deps: NetworkServiceDeps): Promise<Ne
   });
   for (const m of withRoot(deps.modules ?? API_MODULES)) registerRoutes(app, m.routes(ctx));
   // Agents converge on every successful write.
-  const rpc = new AgentsRpc(ctx, deps.bus, { session: deps.session });
+  const rpc = new AgentsRpc(ctx, deps.bus, { session: deps.session, routers: routerSource });
   rpc.createPort = async (p) => { await createServicePort(ctx, p); };
   app.addHook('onResponse', async (req, reply) => {
     if (req.method !== 'GET' && req.method !== 'HEAD' && reply.statusCode < 400) rpc.changed();

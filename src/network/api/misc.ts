@@ -277,6 +277,8 @@ export const TAGGABLE: Record<string, { table: string; resource: string; notFoun
   ports: { table: 'neutron_ports', resource: 'port', notFound: (id) => notFound('PortNotFound', `Port ${id} could not be found.`) },
   subnetpools: { table: 'neutron_subnetpools', resource: 'subnetpool', notFound: (id) => notFound('SubnetPoolNotFound', `Subnet pool ${id} could not be found.`) },
   'security-groups': { table: 'neutron_security_groups', resource: 'security_group', notFound: (id) => notFound('SecurityGroupNotFound', `Security group ${id} does not exist`) },
+  routers: { table: 'neutron_routers', resource: 'router', notFound: (id) => notFound('RouterNotFound', `Router ${id} could not be found`) },
+  floatingips: { table: 'neutron_floatingips', resource: 'floatingip', notFound: (id) => notFound('FloatingIPNotFound', `Floating IP ${id} could not be found`) },
 };
 
 const MAX_TAGS = 50;

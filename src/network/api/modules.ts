@@ -11,6 +11,8 @@ import { subnetsModule } from './subnets.js';
 import { subnetpoolsModule } from './subnetpools.js';
 import { portsModule } from './ports.js';
 import { securityGroupsModule } from './securitygroups.js';
+import { routersModule } from './routers.js';
+import { floatingIpsModule } from './floatingips.js';
 
 /** Bulk creates of the core collections, with how to take back what a failed bulk made. */
 const coreBulk: ApiModule = {
@@ -38,6 +40,7 @@ const coreBulk: ApiModule = {
 export const API_MODULES: ApiModule[] = [
   coreBulk, networksModule, subnetsModule, subnetpoolsModule, portsModule, securityGroupsModule,
   quotasModule, agentsModule, tagsModule(), rbacModule, ipAvailabilityModule, serviceProvidersModule,
+  routersModule, floatingIpsModule,
 ];
 
 export function allExtensions(modules: ApiModule[] = API_MODULES): Extension[] {
