@@ -309,6 +309,15 @@ export async function applyFirewall(fw: CompiledFirewall): Promise<number> {
   return Number(process.hrtime.bigint() - t0) / 1e6;
 }
 
+/** Whether our tables are on the host as expected (someone may have flushed the ruleset). */
+export async function tablesPresent(table: string, expected: boolean): Promise<boolean> {
+  try {
+    const j = JSON.parse((await run('nft', ['-j', 'list', 'tables'])).stdout) as { nftables: { table?: { family: string; name: string } }[] };
+    const n = j.nftables.filter((x) => x.table?.name === table && (x.table.family === 'bridge' || x.table.family === 'inet')).length;
+    return expected ? n === 2 : n === 0;
+  } catch { return false; }
+}
+
 export async function removeFirewall(table = NFT_TABLE): Promise<void> {
   await run('nft', ['-f', '-'], { input: `add table bridge ${table}\ndelete table bridge ${table}\nadd table inet ${table}\ndelete table inet ${table}\n` });
 }

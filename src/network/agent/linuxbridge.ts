@@ -13,10 +13,11 @@ import { dnsmasqConfig, ensureDnsmasq, METADATA_IP, stopDnsmasq } from './dhcp.j
 import {
   DEVICE_OWNER_DHCP, emptyState, type DataplaneCounts, type HostNetworkState, type NetworkDataplane, type NetworkSpec, type PortSpec,
 } from './driver.js';
-import { applyFirewall, compileFirewall, conntrackCleanup, removeFirewall, runConntrackCleanup, type AppliedPort } from './firewall.js';
+import { applyFirewall, compileFirewall, conntrackCleanup, removeFirewall, runConntrackCleanup, tablesPresent, type AppliedPort } from './firewall.js';
 import { deleteNamespace, ensureNamespace, ip, ipBatch, listLinks, listNamespaces, namespacePids, type IpLink } from './iplib.js';
 import {
-  bridgeName, dhcpHostLink, dhcpNamespace, dhcpNsLink, isOurLink, NFT_TABLE, NS_DHCP, NS_ROUTER, routerNamespace, vlanName, vxlanName,
+  bridgeName, dhcpHostLink, dhcpNamespace, dhcpNsLink, isOurLink, NFT_TABLE, NS_DHCP, NS_ROUTER, routerGwHostLink, routerIfHostLink, routerNamespace,
+  vlanName, vxlanName,
 } from './names.js';
 import { processAlive, readPid, spawnDaemon, stopProcess } from './proc.js';
 import { ensureNsVeth, ensureRouter } from './router.js';
@@ -64,6 +65,9 @@ export class LinuxBridgeDataplane implements NetworkDataplane {
   private running: Promise<void> = Promise.resolve();
   private last: DataplaneCounts = { networks: 0, plugged_ports: 0, dhcp_servers: 0, routers: 0, firewalled_ports: 0, metadata_proxies: 0 };
   private applied: AppliedPort[] = [];
+  private lastScript = '';
+  /** What the last successful pass built per DHCP namespace / router: unchanged ones are only checked, not redone. */
+  private built = new Map<string, string>();
   /** how long the last nftables transaction took (ms) */
   lastFirewallApplyMs = 0;
 
@@ -102,6 +106,9 @@ export class LinuxBridgeDataplane implements NetworkDataplane {
     return this.serial(async () => {
       await this.doReconcile(emptyState());
       await removeFirewall(this.table);
+      this.lastScript = '';
+      this.applied = [];
+      this.built.clear();
     });
   }
 
@@ -120,10 +127,13 @@ export class LinuxBridgeDataplane implements NetworkDataplane {
     // security groups first: a new port is never plugged unfiltered, and a rule change is in
     // force after one nft transaction (rules name devices, which need not exist yet)
     const fw = compileFirewall(desired, this.table, (id) => this.uplinksOf(desired, id));
-    this.lastFirewallApplyMs = await applyFirewall(fw);
+    if (fw.script !== this.lastScript || !(await tablesPresent(this.table, fw.ports > 0))) {
+      this.lastFirewallApplyMs = await applyFirewall(fw);
+      await runConntrackCleanup(conntrackCleanup(this.applied, fw.applied));
+      this.lastScript = fw.script;
+      this.applied = fw.applied;
+    }
     counts.firewalled_ports = fw.ports;
-    await runConntrackCleanup(conntrackCleanup(this.applied, fw.applied));
-    this.applied = fw.applied;
 
     let links = new Map((await listLinks()).map((l) => [l.ifname, l]));
 
@@ -151,14 +161,21 @@ export class LinuxBridgeDataplane implements NetworkDataplane {
 
     // DHCP (+ metadata) per network
     const wantNs = new Set<string>();
+    const liveNs = await listNamespaces();
     for (const n of nets) {
       const subnets = desired.subnets.filter((s) => s.network_id === n.id);
       const dhcpPort = desired.ports.find((p) => p.network_id === n.id && p.device_owner === DEVICE_OWNER_DHCP);
       if (!dhcpPort || !subnets.some((s) => s.enable_dhcp)) continue;
       wantNs.add(dhcpNamespace(n.id));
       if (broken.has(n.id)) continue;
-      let hasProxy = false;
-      if (!(await attempt(`DHCP of network ${n.id}`, async () => { hasProxy = await this.ensureDhcp(n, desired, dhcpPort); }))) continue;
+      const ns = dhcpNamespace(n.id);
+      const fp = JSON.stringify([n, subnets, desired.ports.filter((p) => p.network_id === n.id), this.opts.metadataSocket ?? '']);
+      let hasProxy = !!this.opts.metadataSocket;
+      if (this.built.get(ns) !== fp || !liveNs.includes(ns) || !(await this.dhcpAlive(ns, n.id, links))) {
+        this.built.delete(ns);
+        if (!(await attempt(`DHCP of network ${n.id}`, async () => { hasProxy = await this.ensureDhcp(n, desired, dhcpPort); }))) continue;
+        this.built.set(ns, fp);
+      }
       counts.dhcp_servers++;
       if (hasProxy) counts.metadata_proxies++;
     }
@@ -169,16 +186,22 @@ export class LinuxBridgeDataplane implements NetworkDataplane {
       if (nsNets.some((id) => !netById.has(id))) continue; // wait until its networks are here
       wantNs.add(routerNamespace(r.id));
       if (nsNets.some((id) => broken.has(id))) continue;
-      if (await attempt(`router ${r.id}`, () => ensureRouter(r, bridgeName, (id) => netById.get(id)?.mtu))) counts.routers++;
+      const ns = routerNamespace(r.id);
+      const fp = JSON.stringify([r, nsNets.map((id) => netById.get(id)?.mtu)]);
+      const veths = [...r.interfaces.map((i) => [routerIfHostLink(i.port_id), i.network_id]), ...(r.external_gateway ? [[routerGwHostLink(r.external_gateway.port_id), r.external_gateway.network_id]] : [])];
+      const intact = liveNs.includes(ns) && veths.every(([d, net]) => links.get(d!)?.master === bridgeName(net!));
+      if (this.built.get(ns) === fp && intact) { counts.routers++; continue; }
+      this.built.delete(ns);
+      if (await attempt(`router ${r.id}`, () => ensureRouter(r, bridgeName, (id) => netById.get(id)?.mtu))) { counts.routers++; this.built.set(ns, fp); }
     }
 
     // whatever of ours is not desired any more
     const known = await this.loadKnown();
-    const liveNs = await listNamespaces();
     const staleNs = this.opts.exclusive
       ? liveNs.filter((ns) => (ns.startsWith(NS_DHCP) || ns.startsWith(NS_ROUTER)) && !wantNs.has(ns))
       : [...known.networks.map(dhcpNamespace), ...known.routers.map(routerNamespace)].filter((ns) => liveNs.includes(ns) && !wantNs.has(ns));
     for (const ns of staleNs) {
+      this.built.delete(ns);
       if (ns.startsWith(NS_DHCP)) await this.stopDhcpProcesses(ns);
       else for (const p of await namespacePids(ns)) await stopProcess(p);
       await deleteNamespace(ns);
@@ -197,6 +220,17 @@ export class LinuxBridgeDataplane implements NetworkDataplane {
     this.last = counts;
     if (errors.length === 1) throw errors[0]!;
     if (errors.length) throw new AggregateError(errors, `reconcile: ${errors.length} failures: ${errors.map((e) => e.message).join('; ')}`);
+  }
+
+  /** dnsmasq and the proxy still run and the namespace's veth is still on the bridge: no need to redo. */
+  private async dhcpAlive(ns: string, networkId: string, links: Map<string, IpLink>): Promise<boolean> {
+    if (links.get(dhcpHostLink(networkId))?.master !== bridgeName(networkId)) return false;
+    const dir = join(this.opts.stateDir, ns);
+    const pid = await readPid(join(dir, 'pid'));
+    if (pid === undefined || !(await processAlive(pid, dir))) return false;
+    if (!this.opts.metadataSocket) return true;
+    const ppid = await readPid(join(dir, 'metadata.pid'));
+    return ppid !== undefined && (await processAlive(ppid, dir));
   }
 
   /** Devices other than ports on a network's bridge (for its conntrack zone). */
@@ -219,7 +253,9 @@ export class LinuxBridgeDataplane implements NetworkDataplane {
   private async ensureBridge(n: NetworkSpec, links: Map<string, IpLink>): Promise<void> {
     const br = bridgeName(n.id);
     const mtu = n.mtu ? ` mtu ${n.mtu}` : '';
-    if (!links.has(br)) {
+    const have = links.get(br);
+    if (have && (have.flags ?? []).includes('UP') && (!n.mtu || have.mtu === n.mtu)) return; // steady state: no exec
+    if (!have) {
       // nf_call_ip(6)tables on this bridge only: br_netfilter then hands its IP traffic to the
       // inet hooks where conntrack runs (stateful security groups); no host sysctl is changed
       await ip(['link', 'add', 'name', br, 'type', 'bridge', 'nf_call_iptables', '1', 'nf_call_ip6tables', '1']);
@@ -230,6 +266,7 @@ export class LinuxBridgeDataplane implements NetworkDataplane {
 
   private async attachUplink(n: NetworkSpec, links: Map<string, IpLink>): Promise<void> {
     const uplink = await this.ensureUplink(n, links);
+    if (uplink && links.get(uplink)?.master === bridgeName(n.id)) return;
     if (uplink) await ipBatch([`link set dev ${uplink} master ${bridgeName(n.id)}${n.mtu ? ` mtu ${n.mtu}` : ''} up`]);
   }
 
