@@ -299,3 +299,44 @@ test('uplinks: a mapped physnet\'s interface joins its bridge; a failing VLAN up
   }
   assert.deepEqual(await countResources(sc), base);
 });
+
+test('VXLAN between two "hosts" (test namespaces, each running the driver inside): guests on the same VNI reach each other', { skip: reason }, async () => {
+  const NETV = randomUUID();
+  const dir = await mkdtemp('/tmp/mst-dataplane-vxlan-');
+  const cli = new URL('./reconcile-once.js', import.meta.url).pathname;
+  const hosts = [{ ns: 'mst-hA', under: '192.168.250.1', guest: 'mst-gA', ip: '10.92.0.11', mac: 'fa:16:3e:00:92:11' },
+    { ns: 'mst-hB', under: '192.168.250.2', guest: 'mst-gB', ip: '10.92.0.12', mac: 'fa:16:3e:00:92:12' }];
+  const stateFor = (h: typeof hosts[number]): HostNetworkState => ({
+    networks: [{ id: NETV, network_type: 'vxlan', segmentation_id: 4242, mtu: 1450 }],
+    subnets: [{ id: 'sv', network_id: NETV, cidr: '10.92.0.0/24', ip_version: 4, gateway_ip: null, enable_dhcp: false }],
+    ports: hosts.map((x) => ({ id: `port-${x.guest}`, network_id: NETV, mac_address: x.mac, fixed_ips: [{ subnet_id: 'sv', ip_address: x.ip }],
+      device_owner: 'compute:nova', security_groups: ['sgv'], ...(x === h ? { tap_name: 'mst-tap' } : {}) })),
+    security_groups: [{ id: 'sgv', rules: [{ id: 'e', direction: 'egress', ethertype: 'IPv4' }, { id: 'i', direction: 'ingress', ethertype: 'IPv4', protocol: 'icmp', remote_group_id: 'sgv' }] }],
+    routers: [],
+  });
+  const agent = (h: typeof hosts[number], extra: string[], input?: string) => run('ip', ['netns', 'exec', h.ns, process.execPath, cli,
+    '--state-dir', join(dir, h.ns), '--vxlan-local', h.under, '--vxlan-remote', hosts.find((x) => x !== h)!.under, ...extra], input === undefined ? {} : { input });
+  try {
+    for (const h of hosts) { await run('ip', ['netns', 'add', h.ns]); await run('ip', ['netns', 'add', h.guest]); }
+    // the underlay: one veth between the two host namespaces
+    await run('ip', ['link', 'add', 'u0', 'netns', 'mst-hA', 'type', 'veth', 'peer', 'name', 'u0', 'netns', 'mst-hB']);
+    for (const h of hosts) {
+      await run('ip', ['-n', h.ns, 'addr', 'add', `${h.under}/24`, 'dev', 'u0']);
+      await run('ip', ['-n', h.ns, 'link', 'set', 'u0', 'up']);
+      await run('ip', ['-n', h.ns, 'link', 'set', 'lo', 'up']);
+      await run('ip', ['link', 'add', 'mst-tap', 'netns', h.ns, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', h.guest]);
+      await run('ip', ['-n', h.guest, 'link', 'set', 'eth0', 'address', h.mac, 'mtu', '1450', 'up']);
+      await run('ip', ['-n', h.guest, 'addr', 'add', `${h.ip}/24`, 'dev', 'eth0']);
+      const out = await agent(h, [], JSON.stringify(stateFor(h)));
+      assert.equal(JSON.parse(out.stdout).plugged_ports, 1);
+    }
+    assert.equal(await ping('mst-gA', '10.92.0.12'), true, 'across the tunnel');
+    assert.equal(await ping('mst-gB', '10.92.0.11'), true);
+    for (const h of hosts) assert.equal(JSON.parse((await agent(h, ['--teardown'])).stdout).networks, 0);
+    const left = (await run('ip', ['-n', 'mst-hA', '-json', 'link'])).stdout;
+    assert.ok(!left.includes('msb-') && !left.includes('msx-'), 'teardown removed bridge and VXLAN device');
+  } finally {
+    for (const h of hosts) { await run('ip', ['netns', 'delete', h.guest]).catch(() => undefined); await run('ip', ['netns', 'delete', h.ns]).catch(() => undefined); }
+    await rm(dir, { recursive: true, force: true });
+  }
+});
