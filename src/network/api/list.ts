@@ -96,7 +96,7 @@ export function listResponse(req: FastifyRequest, spec: ListSpec, all: Obj[], op
 
   const keys = pairs.filter(([k, v]) => k === 'sort_key' && v).map(([, v]) => v);
   const dirs = pairs.filter(([k, v]) => k === 'sort_dir' && v).map(([, v]) => v);
-  if (keys.length !== dirs.length && !(dirs.length === 0)) throw badRequest('The number of sort_keys and sort_dirs must be same');
+  if (keys.length !== dirs.length) throw badRequest('The number of sort_keys and sort_dirs must be same');
   const absent = keys.filter((k) => !spec.sorts.includes(k));
   if (absent.length) throw badRequest(`[${absent.map((k) => `'${k}'`).join(', ')}] is invalid attribute for sort_keys`);
   const badDirs = dirs.filter((d) => d !== 'asc' && d !== 'desc');
