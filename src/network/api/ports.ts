@@ -11,7 +11,7 @@ import { caller, enforce, stripByPolicy, target } from '../context.js';
 import { isUniqueViolation } from '../../common/db/index.js';
 import { writeTx, type Db, type Tx } from '../store/tx.js';
 import { b, bump, deleteTags, json, newId, parse, tagsOf } from '../store/common.js';
-import { badRequest, checkRevision, checkString, conflict, invalidInput, nerr, notFound, pyRepr, resourceBody, stamp, toBoolean, isUuidLike } from './http.js';
+import { queryLists, badRequest, checkRevision, checkString, conflict, invalidInput, nerr, notFound, pyRepr, resourceBody, stamp, toBoolean, isUuidLike } from './http.js';
 import { checkAttrs, ownerOf } from './attrs.js';
 import { checkQuota } from './quota.js';
 import { fieldsOf, listResponse, project, type Obj } from './list.js';
@@ -77,9 +77,14 @@ function portTarget(d: Obj, net: Row | undefined): Obj {
   });
 }
 
-async function visiblePorts(ctx: NetworkContext, db: Db | Tx, c: Caller, ids?: string[]): Promise<{ dict: Obj; net: Row }[]> {
+/** Query filters that are plain columns: applied in SQL first (compute's ?device_id= lookups), then again in memory. */
+const PUSHDOWN: Record<string, string> = { id: 'id', network_id: 'network_id', device_id: 'device_id', device_owner: 'device_owner', mac_address: 'mac_address',
+  project_id: 'project_id', tenant_id: 'project_id', 'binding:host_id': 'binding_host_id', name: 'name' };
+
+async function visiblePorts(ctx: NetworkContext, db: Db | Tx, c: Caller, ids?: string[], where: Map<string, string[]> = new Map()): Promise<{ dict: Obj; net: Row }[]> {
   let q = db.selectFrom('neutron_ports').selectAll();
   if (ids) { if (!ids.length) return []; q = q.where('id', 'in', ids); }
+  for (const [k, vals] of where) if (PUSHDOWN[k] && vals.length && vals.every((v) => v !== '')) q = q.where(PUSHDOWN[k]!, 'in', vals);
   const rows = (await q.execute()) as Row[];
   const acc = await netAccess(db, c);
   const nets = new Map<string, Row>((await loadNetworkRows(db, [...new Set(rows.map((r) => r.network_id as string))])).map((n) => [n.id as string, { ...n, shared: acc.shared.has(n.id as string) }]));
@@ -223,7 +228,7 @@ const LIST = {
 
 async function list(ctx: NetworkContext, req: FastifyRequest): Promise<Obj> {
   const c = caller(ctx, req);
-  const all = await visiblePorts(ctx, ctx.db, c);
+  const all = await visiblePorts(ctx, ctx.db, c, undefined, queryLists(req));
   const dicts = all.filter((p) => ctx.policy.check('get_port', portTarget(p.dict, p.net), c.creds)).map((p) => shown(ctx, c, p));
   return listResponse(req, { ...LIST, maxLimit: ctx.cfg.network.pagination_max_limit }, dicts);
 }
