@@ -193,6 +193,16 @@ export function compileFirewall(state: HostNetworkState, table = NFT_TABLE, upli
     // Anti-spoofing: a frame from the port carries one of its MACs and, for that MAC, one of its IPs.
     const sp: string[] = [`ether type ip ip protocol udp udp sport 67 counter drop comment ${q(`port ${p.id}: no DHCP server`)}`,
       'ether type ip6 ip6 nexthdr udp udp sport 547 drop', 'ether type ip6 ip6 nexthdr icmpv6 icmpv6 type nd-router-advert drop'];
+    // a neighbor advertisement may only claim the port's own IPv6 addresses (no v6 ARP spoofing);
+    // the target is matched as raw payload (ICMPv6 bytes 8..23), addresses as 128-bit numbers
+    const targets: string[] = [];
+    for (const { mac, cidrs } of portAddresses(p)) {
+      for (const c of [...mergeCidrs(cidrs).filter((x) => x.version === 6), parseCidr(linkLocalOf(mac))]) {
+        const hex = (n: bigint): string => `0x${n.toString(16)}`;
+        targets.push(c.len === 128 ? hex(c.net) : `${hex(c.net)}-${hex(c.net | ((1n << BigInt(128 - c.len)) - 1n))}`);
+      }
+    }
+    sp.push(`ether type ip6 ip6 nexthdr icmpv6 icmpv6 type nd-neighbor-advert @th,64,128 != ${setOf(targets)} counter drop`);
     for (const { mac, cidrs } of portAddresses(p)) {
       const all = mergeCidrs(cidrs);
       const v4 = all.filter((c) => c.version === 4).map((c) => c.text);

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { run } from '../../common/exec.js';
 import { type HostNetworkState, type PortSpec, type SecurityGroupRuleSpec } from './driver.js';
+import { linkLocalOf } from './addr.js';
 import { LinuxBridgeDataplane } from './linuxbridge.js';
 import { measureRuleChange, PingStream } from './measure.js';
 import { lookupFromState, MetadataAgent, signInstanceId } from './metadata.js';
@@ -216,6 +217,14 @@ test('linuxbridge data plane on real namespaces', { skip: reason }, async (t) =>
     const dropped = j.nftables.find((x) => x.rule?.comment === `port ${vm1.id}: spoofed or not IP/ARP`)?.rule?.expr.find((e) => e.counter)?.counter?.packets ?? 0;
     assert.ok(dropped > 0, 'the anti-spoofing counter saw the frames');
     assert.equal(await ping('mst-g1', '10.91.0.12'), true, 'own MAC and IP again: allowed');
+    // IPv6 link-local between the guests: filtered like IPv4, and neighbour discovery passes the
+    // advertisement checks
+    assert.equal(await ping('mst-g1', `${linkLocalOf(vm2.mac_address)}%eth0`), false, 'no IPv6 ingress rule: blocked');
+    current = makeState([icmpFromGroup, { id: randomUUID(), direction: 'ingress', ethertype: 'IPv6', protocol: 'icmp' }]);
+    await dp.reconcile(current);
+    assert.equal(await ping('mst-g1', `${linkLocalOf(vm2.mac_address)}%eth0`), true, 'ICMPv6 to the neighbour\'s link-local address');
+    current = makeState([icmpFromGroup]);
+    await dp.reconcile(current);
   });
 
   await t.test('router: SNAT to the external network, floating IP reachable from outside', async () => {
