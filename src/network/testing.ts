@@ -1,6 +1,7 @@
 // Test support: a network service on a free loopback port, on any database URL, against a running
 // identity service (identity/testing.ts startTestCloud()), not registered in the catalog (tests
 // call it directly). The store tests use it to run the same API on SQLite, PostgreSQL and MariaDB.
+// No host agent runs unless the caller asks ([network] run_agent): the API is under test.
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -27,7 +28,7 @@ export interface NetworkTestService {
 export async function startNetworkService(o: { identityUrl: string; adminPassword: string; dbUrl?: string; network?: Record<string, unknown> }): Promise<NetworkTestService> {
   const dataDir = mkdtempSync(join(tmpdir(), 'monostack-network-test-'));
   const cfg = loadConfig({ env: {}, overrides: {
-    DEFAULT: { data_dir: dataDir, log_level: 'warn' }, database: { url: o.dbUrl ?? 'sqlite:' }, network: { port: 0, ...(o.network ?? {}) },
+    DEFAULT: { data_dir: dataDir, log_level: 'warn' }, database: { url: o.dbUrl ?? 'sqlite:' }, network: { port: 0, run_agent: false, ...(o.network ?? {}) },
   } });
   const log = createLogger('warn', join(dataDir, 'monostack.log'));
   const bus = new InMemoryBus();

@@ -20,7 +20,8 @@ function fault(r: { status: number; body: any }, status: number, type: string): 
 }
 
 before(async () => {
-  cloud = await startTestCloud({ services: ['network'] });
+  // The API under test, without this host's agent (no DHCP ports, no bridges).
+  cloud = await startTestCloud({ services: ['network'], config: { network: { run_agent: false } } });
   admin = await cloud.adminToken();
   alice = await cloud.project('alice');
   bob = await cloud.project('bob');
