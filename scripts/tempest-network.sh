@@ -5,8 +5,8 @@
 #   scripts/tempest-network.sh [--regex RE] [--concurrency N] [--results FILE] [-- extra tempest.sh args]
 #
 # tempest.conf declares exactly the API extensions the network service implements (read from its
-# GET /v2.0/extensions), a flat shared "public" network is not created (no routers/floating IPs
-# yet), and project networks are VXLAN. Everything runs on free loopback ports in a temporary data
+# GET /v2.0/extensions), an external "public" network (172.24.4.0/24) serves router gateways and
+# floating IPs (public_network_id), and project networks are VXLAN. Everything runs on free loopback ports in a temporary data
 # directory, removed at the end.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -50,11 +50,15 @@ token=$(openstack token issue -f value -c id)
 exts=$(curl -sf -H "X-Auth-Token: $token" "http://127.0.0.1:$MONOSTACK_NETWORK_PORT/v2.0/extensions" \
   | /usr/bin/python3 -c 'import json,sys; print(",".join(e["alias"] for e in json.load(sys.stdin)["extensions"]))')
 
+# The external network for router gateways and floating IPs (as devstack's "public").
+public_id=$(openstack network create --external public -f value -c id)
+openstack subnet create --network public --subnet-range 172.24.4.0/24 --no-dhcp public-subnet >/dev/null
+
 "$harness" --services identity,network --regex "$regex" --concurrency "$concurrency" --results "$results" \
   --set network-feature-enabled.api_extensions="$exts" \
   --set network-feature-enabled.ipv6=true --set network-feature-enabled.ipv6_subnet_attributes=true \
   --set network.project_network_cidr=10.100.0.0/16 --set network.project_network_mask_bits=28 \
   --set network.project_network_v6_cidr=2001:db8::/48 --set network.project_network_v6_mask_bits=64 \
   --set network.project_networks_reachable=false --set network.shared_physical_network=false \
-  --set network.public_network_id= --set network.floating_network_name= \
+  --set network.public_network_id="$public_id" --set network.floating_network_name=public \
   --always-zero "${extra[@]}"
