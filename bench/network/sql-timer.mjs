@@ -1,0 +1,49 @@
+// A preload (`node --import`) for bench/network/run.mjs --sql-stats: times every SQLite statement
+// (better-sqlite3's all/get/run, as kysely's driver calls them) by its SQL text, in the server child,
+// without touching src/. On SIGUSR2 it writes what it has to `${MSBN_SQL_STATS}.<n>.json` (n counts
+// from 0) and starts again from zero, so the benchmark takes one file per phase. `in (?, ?, …)`
+// lists of any length count as one statement.
+
+import { createRequire } from 'node:module';
+import { writeFileSync } from 'node:fs';
+
+const out = process.env.MSBN_SQL_STATS;
+const require = createRequire(import.meta.url); // the repository's node_modules
+const Database = require('better-sqlite3');
+let stats = new Map(); // sql -> { n, ns }
+let since = process.hrtime.bigint();
+let dumps = 0;
+
+const key = (sql) => sql.replace(/\(\?(?:, \?)+\)/g, '(?, …)').replace(/\s+/g, ' ').trim();
+function timed(orig) {
+  return function (...args) {
+    const t0 = process.hrtime.bigint();
+    try { return orig.apply(this, args); } finally {
+      const k = key(this.source);
+      const s = stats.get(k) ?? stats.set(k, { n: 0, ns: 0n }).get(k);
+      s.n++; s.ns += process.hrtime.bigint() - t0;
+    }
+  };
+}
+
+let patched = false;
+const prepare = Database.prototype.prepare;
+Database.prototype.prepare = function (...args) {
+  const stmt = prepare.apply(this, args);
+  if (!patched) {
+    patched = true;
+    const proto = Object.getPrototypeOf(stmt);
+    for (const m of ['all', 'get', 'run']) proto[m] = timed(proto[m]);
+  }
+  return stmt;
+};
+
+if (out) {
+  process.on('SIGUSR2', () => {
+    const now = process.hrtime.bigint();
+    const rows = [...stats].map(([sql, s]) => ({ sql, n: s.n, ms: Number(s.ns) / 1e6 })).sort((x, y) => y.ms - x.ms);
+    writeFileSync(`${out}.${dumps++}.json`, JSON.stringify({ wallMs: Number(now - since) / 1e6, rows }) + '\n');
+    stats = new Map();
+    since = now;
+  });
+}
