@@ -14,6 +14,7 @@ import { registerServerResources } from './server-resources.js';
 import { registerServerNetwork } from './server-network.js';
 import { registerImages } from './images.js';
 import { registerAdmin } from './admin.js';
+import { registerNetworkProxies } from './network-proxies.js';
 
 export function registerApi(app: FastifyInstance, ctx: ComputeContext): void {
   registerFlavors(app, ctx);
@@ -28,4 +29,5 @@ export function registerApi(app: FastifyInstance, ctx: ComputeContext): void {
   registerServerNetwork(app, ctx);
   registerImages(app, ctx);
   registerAdmin(app, ctx);
+  registerNetworkProxies(app, ctx);
 }
