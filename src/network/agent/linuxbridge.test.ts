@@ -13,6 +13,7 @@ import { after, before, test } from 'node:test';
 import { run } from '../../common/exec.js';
 import { type HostNetworkState, type PortSpec, type SecurityGroupRuleSpec } from './driver.js';
 import { linkLocalOf } from './addr.js';
+import { zoneOf } from './firewall.js';
 import { LinuxBridgeDataplane } from './linuxbridge.js';
 import { measureRuleChange, PingStream } from './measure.js';
 import { lookupFromState, MetadataAgent, signInstanceId } from './metadata.js';
@@ -24,7 +25,7 @@ const TABLE = `monostack_t${process.pid}`;
 
 async function skipReason(): Promise<string | undefined> {
   if (process.getuid?.() !== 0) return 'not root';
-  for (const [cmd, args] of [['ip', ['netns', 'list']], ['nft', ['list', 'tables']], ['dnsmasq', ['--version']], ['busybox', ['udhcpc', '--help']]] as const) {
+  for (const [cmd, args] of [['ip', ['netns', 'list']], ['nft', ['list', 'tables']], ['dnsmasq', ['--version']], ['busybox', ['udhcpc', '--help']], ['conntrack', ['--version']]] as const) {
     try { await run(cmd, [...args]); } catch (e) { return `${cmd} unusable: ${(e as Error).message.split('\n')[0]}`; }
   }
   return undefined;
@@ -235,6 +236,12 @@ test('linuxbridge data plane on real namespaces', { skip: reason }, async (t) =>
     await dp.reconcile(current);
     assert.equal(await ping('mst-ext', '172.31.250.20'), true, 'DNAT to the fixed IP');
     assert.equal(await ping('mst-g1', '172.31.250.1'), true, 'the floating IP SNATs its own traffic');
+    assert.equal(await ping('mst-g2', '172.31.250.20'), true, 'hairpin: a guest reaches its neighbour\'s floating IP');
+    // ... through the router both ways: vm1 saw the router's address, not vm2's (ping alone would
+    // accept vm1's direct reply; a TCP client would not)
+    const seen = (await run('conntrack', ['-L', '-w', String(zoneOf(NET)), '-p', 'icmp', '-d', '10.91.0.11'])).stdout;
+    assert.match(seen, /src=10\.91\.0\.1 dst=10\.91\.0\.11 /);
+    assert.doesNotMatch(seen, /src=10\.91\.0\.12 dst=10\.91\.0\.11 /);
   });
 
   await t.test('metadata at 169.254.169.254 with the identity of the guest\'s port only', async () => {

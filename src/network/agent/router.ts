@@ -24,6 +24,13 @@ export function compileRouterNat(r: RouterSpec): string {
     pre.push(`ip daddr ${f.floating_ip_address} dnat to ${f.fixed_ip_address}`);
     post.push(`oifname ${qg} ip saddr ${f.fixed_ip_address} snat to ${f.floating_ip_address}`);
   }
+  // hairpin: a guest reaching another guest's floating IP through this router gets the router's
+  // address as source, so the reply comes back through the router (and is un-NATed) too
+  if (fips.length && internal.length) {
+    for (const i of r.interfaces.filter((x) => !x.ip_address.includes(':'))) {
+      post.push(`oifname ${q(routerIfNsLink(i.port_id))} ip saddr { ${internal.join(', ')} } ct status dnat masquerade`);
+    }
+  }
   // the default SNAT: only traffic leaving by the gateway, never between internal networks
   if (gw.enable_snat && internal.length) post.push(`oifname ${qg} ip saddr { ${internal.join(', ')} } snat to ${gw.ip_address}`);
   lines.push('table ip monostack {',
