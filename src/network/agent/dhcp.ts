@@ -92,11 +92,12 @@ async function readText(path: string): Promise<string | undefined> {
 }
 
 /** Start dnsmasq in `ns` or bring a running one up to date: files + SIGHUP, restart on new args. */
-export async function ensureDnsmasq(ns: string, dir: string, cfg: DhcpFiles): Promise<'started' | 'reloaded' | 'unchanged'> {
+export async function ensureDnsmasq(ns: string, dir: string, cfg: DhcpFiles, addresses: string[] = []): Promise<'started' | 'reloaded' | 'unchanged'> {
   await mkdir(dir, { recursive: true, mode: 0o750 });
   const pidFile = join(dir, 'pid');
   const argsFile = join(dir, 'args.json');
-  const argsJson = JSON.stringify(cfg.args);
+  // the interface's addresses too: with --bind-interfaces its DNS sockets are bound at start
+  const argsJson = JSON.stringify({ args: cfg.args, addresses: [...addresses].sort() });
   const files: [string, string][] = [[join(dir, 'host'), cfg.hosts], [join(dir, 'opts'), cfg.opts], [join(dir, 'addn_hosts'), cfg.addnHosts]];
   let changed = false;
   for (const [path, text] of files) {

@@ -88,6 +88,10 @@ export class LinuxBridgeDataplane implements NetworkDataplane {
     return this.serial(async () => {
       const net = this.state.networks.find((n) => n.id === port.network_id) ?? { id: port.network_id, network_type: 'local' as const };
       const links = new Map((await listLinks()).map((l) => [l.ifname, l]));
+      if (!links.has(bridgeName(net.id))) {
+        const k = await this.loadKnown(); // a bridge made here must be known, or it could leak
+        if (!k.networks.includes(net.id)) await this.saveKnown({ ...k, networks: [...k.networks, net.id] });
+      }
       await this.ensureBridge(net, links);
       await this.plug(device, net, links.get(device));
       await this.attachUplink(net, links).catch(() => undefined); // reconcile reports it
@@ -318,7 +322,7 @@ export class LinuxBridgeDataplane implements NetworkDataplane {
     for (const stale of [...nsLinks].filter((l) => l.startsWith('ns-') && l !== nsName)) await ip(['link', 'del', stale], ns);
     await ensureNsVeth(ns, { nsName, hostName: dhcpHostLink(n.id), bridge: bridgeName(n.id), mac: dhcpPort.mac_address, addrs, mtu: n.mtu }, nsLinks);
     const ports = desired.ports.filter((p) => p.network_id === n.id);
-    await ensureDnsmasq(ns, dir, dnsmasqConfig(n, subnets, ports, dhcpPort, dir));
+    await ensureDnsmasq(ns, dir, dnsmasqConfig(n, subnets, ports, dhcpPort, dir), addrs);
     if (!this.opts.metadataSocket) return false;
     await this.ensureProxy(ns, dir, n.id);
     return true;
