@@ -9,7 +9,7 @@ export { LinuxBridgeDataplane, type LinuxBridgeOptions, type VxlanOptions } from
 export { NoopDataplane } from './noop.js';
 export { MetadataAgent, lookupFromState, signInstanceId, type MetadataAgentOptions, type MetadataLookup } from './metadata.js';
 export { countResources, type ResourceCounts } from './resources.js';
-export { measureRuleChange } from './measure.js';
+export { measureRuleChange, PingStream, type RuleChangeTiming } from './measure.js';
 
 export function createDataplane(kind: 'noop' | 'linuxbridge', opts: LinuxBridgeOptions): NetworkDataplane {
   return kind === 'linuxbridge' ? new LinuxBridgeDataplane(opts) : new NoopDataplane();
