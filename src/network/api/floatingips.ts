@@ -32,7 +32,8 @@ const fipNotFound = (id: string) => notFound('FloatingIPNotFound', `Floating IP 
 
 /** Rows with the association as it stands: a fixed port that no longer exists means none. */
 async function loadRows(db: Db | Tx, where?: { ids?: string[]; project?: string }): Promise<Row[]> {
-  let q = db.selectFrom('neutron_floatingips as f').leftJoin('neutron_ports as p', 'p.id', 'f.fixed_port_id').selectAll('f').select('p.id as live_port');
+  let q = db.selectFrom('neutron_floatingips as f').leftJoin('neutron_ports as p', 'p.id', 'f.fixed_port_id').selectAll('f')
+    .select(['p.id as live_port', 'p.name as p_name', 'p.network_id as p_network_id', 'p.mac_address as p_mac', 'p.admin_state_up as p_up', 'p.status as p_status', 'p.device_id as p_device_id', 'p.device_owner as p_device_owner']);
   if (where?.ids) { if (!where.ids.length) return []; q = q.where('f.id', 'in', where.ids); }
   if (where?.project !== undefined) q = q.where('f.project_id', '=', where.project);
   const rows = (await q.execute()) as Row[];
@@ -47,6 +48,8 @@ async function fipDicts(db: Db | Tx, rows: Row[]): Promise<Obj[]> {
   return rows.map((r) => ({
     id: r.id, tenant_id: r.project_id, project_id: r.project_id, floating_ip_address: r.floating_ip_address, floating_network_id: r.floating_network_id,
     router_id: r.router_id ?? null, port_id: r.fixed_port_id ?? null, fixed_ip_address: r.fixed_ip_address ?? null, status: r.status,
+    // fip-port-details: the associated port's summary.
+    port_details: r.fixed_port_id ? { name: r.p_name, network_id: r.p_network_id, mac_address: r.p_mac, admin_state_up: Boolean(Number(r.p_up)), status: r.p_status, device_id: r.p_device_id, device_owner: r.p_device_owner } : null,
     description: r.description, tags: tags.get(r.id) ?? [], created_at: r.created_at, updated_at: r.updated_at, revision_number: Number(r.revision_number),
   }));
 }
@@ -247,7 +250,9 @@ async function remove(ctx: NetworkContext, req: FastifyRequest, reply: { code(n:
 
 export const floatingIpsModule: ApiModule = {
   name: 'floatingips',
-  extensions: [],
+  extensions: [
+    { alias: 'fip-port-details', name: 'Floating IP Port Details Extension', description: 'Add port_details attribute to Floating IP resource', updated: '2018-04-09T10:00:00-00:00' },
+  ],
   routes: (ctx) => ({
     '/v2.0/floatingips': { GET: (req) => list(ctx, req), POST: (req, reply) => create(ctx, req, reply) },
     '/v2.0/floatingips/{id}': {

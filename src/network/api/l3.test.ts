@@ -48,7 +48,7 @@ async function scenario(svc: NetworkTestService): Promise<void> {
   const ok = async (r: Promise<{ status: number; text: string; body: any }>, status = 200) => { const x = await r; assert.equal(x.status, status, x.text); return x.body; }; // eslint-disable-line @typescript-eslint/no-explicit-any
 
   const exts = (await ok(A('GET', '/v2.0/extensions'))).extensions.map((e: { alias: string }) => e.alias);
-  for (const a of ['router', 'ext-gw-mode', 'extraroute', 'extraroute-atomic']) assert.ok(exts.includes(a), a);
+  for (const a of ['router', 'ext-gw-mode', 'extraroute', 'extraroute-atomic', 'fip-port-details', 'router_availability_zone']) assert.ok(exts.includes(a), a);
   for (const a of ['l3-ha', 'dvr', 'l3-flavors']) assert.ok(!exts.includes(a), a);
 
   // The external network (admin) and alice's networks.
@@ -184,6 +184,8 @@ async function scenario(svc: NetworkTestService): Promise<void> {
   assert.equal(f.router_id, r.id);
   assert.equal(f.fixed_ip_address, '10.0.1.7');
   assert.equal(f.port_id, vm.id);
+  assert.deepEqual(f.port_details, { name: '', network_id: n1.net.id, mac_address: vm.mac_address, admin_state_up: true, status: 'DOWN', device_id: '', device_owner: 'compute:nova' });
+  assert.equal(f0.port_details, null);
   const fipPorts = (await ok(adm('GET', `/v2.0/ports?device_owner=network:floatingip&device_id=${f.id}`))).ports;
   assert.equal(fipPorts.length, 1);
   assert.equal(fipPorts[0].fixed_ips[0].ip_address, f.floating_ip_address);

@@ -280,7 +280,7 @@ async function applyGateway(ctx: NetworkContext, trx: Tx, router: Row, info: GwI
   const routes = parse<{ destination: string; nexthop: string }[]>(router.routes, []);
   const port = await insertL3Port(ctx, trx, { project_id: '', network_id: info.network_id, device_owner: OWNER_GW, device_id: id, status: 'ACTIVE',
     requests: info.external_fixed_ips && info.external_fixed_ips.length ? info.external_fixed_ips : undefined });
-  if (!port.fixed.length) throw badResource('router', `No subnets defined on network ${info.network_id}`);
+  // (A network without subnets still gets its gateway port, without addresses, as in Neutron.)
   if (routes.length) validateRoutes(id, routes, await routerConnected(trx, id));
   await trx.updateTable('neutron_routers').set({ gw_port_id: port.id, enable_snat: b(snat) }).where('id', '=', id).execute();
 }
@@ -576,7 +576,7 @@ export const routersModule: ApiModule = {
     { alias: 'router', name: 'Neutron L3 Router', description: 'Router abstraction for basic L3 forwarding between L2 Neutron networks and access to external networks via a NAT gateway.', updated: '2012-07-20T10:00:00-00:00' },
     { alias: 'ext-gw-mode', name: 'Neutron L3 Configurable external gateway mode', description: 'Extension of the router abstraction for specifying whether SNAT should occur on the external gateway', updated: '2013-03-28T10:00:00-00:00' },
     { alias: 'extraroute', name: 'Neutron Extra Route', description: 'Extra routes configuration for L3 router', updated: '2013-02-01T10:00:00-00:00' },
-    { alias: 'extraroute-atomic', name: 'Atomically add/remove extra routes', description: 'Edit extra routes of a router on server side by atomically adding/removing extra routes', updated: '2019-07-10T00:00:00-00:00' },
+    { alias: 'extraroute-atomic', name: 'Atomically add/remove extra routes', description: 'Edit extra routes of a router on server side by atomically adding/removing extra routes', updated: '2019-07-10T00:00:00+00:00' },
     { alias: 'router_availability_zone', name: 'Router Availability Zone', description: 'Availability zone support for router.', updated: '2015-01-01T10:00:00-00:00' },
   ],
   routes: (ctx) => ({
