@@ -41,7 +41,7 @@
 //    (and our msbn prefix) checked to be zero, then the child stopped.
 // --profile DIR runs the children with --cpu-prof (windows in --out for bench/identity/profile-summary.mjs:
 // scenarios baseline-get, baseline-post, create, list-single, list, walk, propagation). --sql-stats
-// preloads sql-timer.mjs into the server and prints the statements of the create phase by total time.
+// preloads trace-preload.mjs into the server and prints the statements of the create phase by total time.
 
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { execFile } from 'node:child_process';
@@ -248,7 +248,7 @@ async function startCloud(name, extraEnv) {
   const env = { MONOSTACK_DEFAULT_ENABLED_SERVICES: 'identity,network', MONOSTACK_COMPUTE_HOST: HOST, ...extraEnv };
   for (const [k, p] of Object.entries(ports)) env[`MONOSTACK_${k}`] = String(p);
   if (a['sql-stats']) {
-    env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --import ${pathToFileURL(join(here, 'sql-timer.mjs')).href}`.trim();
+    env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --import ${pathToFileURL(join(here, 'trace-preload.mjs')).href}`.trim();
     env.MSBN_SQL_STATS = join(dir, 'sql-stats');
   }
   const adminPassword = randomBytes(12).toString('base64url');
@@ -283,7 +283,7 @@ async function startCloud(name, extraEnv) {
   return cloud;
 }
 
-/** Asks the server (sql-timer.mjs) for its statement statistics since the last call; null without --sql-stats. */
+/** Asks the server (trace-preload.mjs) for its statement statistics since the last call; null without --sql-stats. */
 async function sqlDump(cloud) {
   if (!a['sql-stats']) return null;
   const file = `${join(cloud.dir, 'sql-stats')}.${cloud.sqlDumps++}.json`;
@@ -291,6 +291,17 @@ async function sqlDump(cloud) {
   for (let i = 0; i < 200 && !existsSync(file); i++) await sleep(25);
   await sleep(50);
   return JSON.parse(readFileSync(file, 'utf8'));
+}
+
+/** A trace dump in per-operation terms: statements, SQL ms, host_state calls, commands. */
+function traceSummary(dump, ops) {
+  const totalMs = dump.rows.reduce((s, r) => s + r.ms, 0), totalN = dump.rows.reduce((s, r) => s + r.n, 0);
+  const hostStates = dump.rows.find((r) => /select "network_id" from "neutron_ports" where "binding_host_id" = \?/.test(r.sql))?.n ?? 0;
+  const cmdN = dump.commands.reduce((s, c) => s + c.n, 0), cmdMs = dump.commands.reduce((s, c) => s + c.ms, 0);
+  return {
+    ops, statements: totalN, perOp: totalN / ops, ms: totalMs, msPerOp: totalMs / ops, agentHostStates: hostStates,
+    commands: cmdN, commandsPerOp: cmdN / ops, commandMs: cmdMs, top: dump.rows.slice(0, 25), topCommands: dump.commands.slice(0, 15),
+  };
 }
 
 /** Lines of dnsmasq's hosts file for the network (linuxbridge), or null. */
@@ -391,17 +402,31 @@ try {
       const lat = new Array(nPorts);
       const c0 = serverCpu(pid, cloud.dir), t0 = nowUs();
       let lastUs = t0;
+      // How far the data plane lags behind the API: dnsmasq's hosts file (rewritten by each agent pass
+      // that changes the network's ports) against the 201s so far, sampled every 20 ms.
+      const lag = { samples: 0, maxPorts: 0, rewrites: 0, lastCount: null };
+      let done201 = 0;
+      const sampler = cloud.dataplane === 'linuxbridge' ? setInterval(() => {
+        const n = dhcpHosts(cloud, network.id);
+        if (n === null) return;
+        lag.samples++;
+        if (lag.lastCount !== null && n !== lag.lastCount) lag.rewrites++;
+        lag.lastCount = n;
+        lag.maxPorts = Math.max(lag.maxPorts, done201 - (n - 1));
+      }, 20) : null;
       await pool(nPorts, conc, async (i) => {
         const s = nowUs();
         const r = await call(cloud.net, 'POST', '/v2.0/ports', { ...U, body: { port: { network_id: network.id, name: `bench-${String(i).padStart(4, '0')}` } } });
         const e = nowUs();
         if (r.status !== 201) throw failed(`POST /v2.0/ports (#${i})`, r);
         lat[i] = (e - s) / 1000;
+        done201++;
         lastUs = Math.max(lastUs, e);
         portIds.push(r.body.port.id);
       });
       const c1 = serverCpu(pid, cloud.dir);
       const wallS = (lastUs - t0) / 1e6;
+      if (sampler) clearInterval(sampler);
       const sql = await sqlDump(cloud);
       data.create = { n: nPorts, concurrency: conc, wallS, portsPerS: nPorts / wallS, ms: stats(lat), cpu: phaseCpu(c0, c1, wallS, nPorts), dataplane: cloud.dataplane };
       results.push({ scenario: 'create', connections: conc, window: { startUs: t0, endUs: lastUs } });
@@ -415,14 +440,13 @@ try {
         data.create.dhcpCaughtUpMs = (nowUs() - lastUs) / 1000;
         data.create.dhcpCaughtUpAfterFirstPostS = (nowUs() - t0) / 1e6;
         data.create.cpuWithCatchUp = phaseCpu(c0, c2, (nowUs() - t0) / 1e6, nPorts);
+        data.create.dhcpLag = { maxPortsBehind: lag.maxPorts, hostsFileRewritesSeen: lag.rewrites, samples: lag.samples };
+        log(`create: while creating, dnsmasq's hosts file changed ${lag.rewrites} times (sampled every 20 ms) and was at most ${lag.maxPorts} ports behind the 201s`);
         log(`create: dnsmasq's hosts file lists all ${want} ports ${f(data.create.dhcpCaughtUpMs, 0)} ms after the last 201`);
       }
       if (sql) {
-        const rows = sql.rows;
-        const totalMs = rows.reduce((s, r) => s + r.ms, 0), totalN = rows.reduce((s, r) => s + r.n, 0);
-        const hostStates = rows.find((r) => /select "network_id" from "neutron_ports" where "binding_host_id" = \?/.test(r.sql))?.n ?? 0;
-        data.create.sql = { statements: totalN, perPort: totalN / nPorts, ms: totalMs, msPerPort: totalMs / nPorts, agentHostStates: hostStates, top: rows.slice(0, 25) };
-        log(`create: ${totalN} SQL statements (${(totalN / nPorts).toFixed(1)}/port), ${f(totalMs / nPorts, 3)} ms SQL/port; the agent asked for its host state ${hostStates} times`);
+        const t = data.create.sql = traceSummary(sql, nPorts);
+        log(`create: ${t.statements} SQL statements (${f(t.perOp, 1)}/port), ${f(t.msPerOp, 3)} ms SQL/port; the agent asked for its host state ${t.agentHostStates} times; ${t.commands} commands run by the server`);
       }
     }
 
@@ -524,6 +548,7 @@ try {
           await sleep(1000);
           if (ping.replies.length) throw new Error(`the receiver answered ${ping.replies.length} pings before any rule allowed ICMP: the firewall is not in force`);
           await settle(pid);
+          await sqlDump(cloud); // reset
           const add = [], del = [], addApi = [], delApi = [];
           const c0 = serverCpu(pid, cloud.dir), t0 = nowUs();
           for (let i = 0; i < nRules; i++) {
@@ -543,7 +568,9 @@ try {
             log(`propagation ${i + 1}/${nRules}: add in force after ${add.at(-1).toFixed(1)} ms (POST ${addApi.at(-1).toFixed(1)} ms), delete after ${del.at(-1).toFixed(1)} ms (DELETE ${delApi.at(-1).toFixed(1)} ms)`);
           }
           const t1 = nowUs();
+          const trace = await sqlDump(cloud);
           data.propagation = {
+            ...(trace ? { sql: traceSummary(trace, nRules * 2) } : {}),
             n: nRules, pingMs, proof: 'ICMP echo replies (busybox ping from the sender namespace)', ports: portIds.length + 3,
             addMs: stats(add), deleteMs: stats(del), addApiMs: stats(addApi), deleteApiMs: stats(delApi), samples: { add, del },
             cpu: phaseCpu(c0, serverCpu(pid, cloud.dir), (t1 - t0) / 1e6, nRules * 2),
@@ -622,18 +649,22 @@ out.push('× baseline: rate ÷ the same-stack baseline\'s req/s at the same conc
 if (data.create?.cpu) {
   const c = data.create;
   out.push(`port create: the agent's commands (ip, nft, …) and the network's daemons (dnsmasq, metadata proxy) used ${f(c.cpu.helperMsPerRequest, 2)} ms CPU per port more` +
-    (c.dhcpCaughtUpMs !== undefined ? `; dnsmasq's hosts file listed all ${c.n + 1} ports ${f(c.dhcpCaughtUpMs, 0)} ms after the last 201 (server + helpers ${f(c.cpuWithCatchUp.serverMsPerRequest + c.cpuWithCatchUp.helperMsPerRequest, 2)} ms CPU per port with the catch-up)` : '') + '.');
-  if (c.sql) out.push(`port create SQL: ${f(c.sql.perPort, 1)} statements and ${f(c.sql.msPerPort, 3)} ms per port; the agent asked for its host state ${c.sql.agentHostStates} times during the ${c.n} creates.`);
+    (c.dhcpCaughtUpMs !== undefined ? `; dnsmasq's hosts file listed all ${c.n + 1} ports ${f(c.dhcpCaughtUpMs, 0)} ms after the last 201 (server + helpers ${f(c.cpuWithCatchUp.serverMsPerRequest + c.cpuWithCatchUp.helperMsPerRequest, 2)} ms CPU per port with the catch-up); while creating, the hosts file changed ${c.dhcpLag.hostsFileRewritesSeen} times (sampled every 20 ms) and was at most ${c.dhcpLag.maxPortsBehind} ports behind the 201s` : '') + '.');
+  if (c.sql) out.push(`port create SQL: ${f(c.sql.perOp, 1)} statements and ${f(c.sql.msPerOp, 3)} ms per port; the agent asked for its host state ${c.sql.agentHostStates} times during the ${c.n} creates.`);
 }
 if (data.delete) out.push(`clean-up: ${data.delete.n} ports deleted at c=${data.delete.concurrency}: ${f(data.delete.deletesPerS)}/s, DELETE p50 ${f(data.delete.ms.p50, 1)} ms, p99 ${f(data.delete.ms.p99, 1)} ms.`);
 if (data.leftover) out.push(`host objects of the network after its delete: ${JSON.stringify(data.leftover)}`);
 out.push(`setup: server start ${meta.serverStartS === undefined ? '—' : `${f(meta.serverStartS)} s`}; total ${f(meta.totalS)} s; load average before ${meta.loadavgBefore.map((x) => x.toFixed(2)).join(' ')}`);
 process.stdout.write(out.join('\n') + '\n');
-if (data.create?.sql) {
-  process.stdout.write('\nport create: SQL statements by total time (sql-timer.mjs)\n\n');
-  const t = data.create.sql;
-  process.stdout.write(markdownTable(['statement', 'calls/port', 'ms/port', 'share'],
-    t.top.map((r) => [r.sql.length > 150 ? `${r.sql.slice(0, 150)}…` : r.sql, f(r.n / data.create.n, 2), f(r.ms / data.create.n, 4), `${f((100 * r.ms) / t.ms, 1)}%`])).join('\n') + '\n');
+for (const [what, t] of [['port create (per port)', data.create?.sql], ['rule propagation (per rule add or delete)', data.propagation?.sql]]) {
+  if (!t) continue;
+  process.stdout.write(`\n${what}: ${f(t.perOp, 1)} SQL statements, ${f(t.msPerOp, 3)} ms of SQL, ${f(t.commandsPerOp, 2)} commands run, ${t.agentHostStates} host-state requests by the agent in all (trace-preload.mjs)\n\n`);
+  process.stdout.write(markdownTable(['statement', 'calls/op', 'ms/op', 'share of SQL'],
+    t.top.filter((r) => r.ms / t.ops >= 0.0005).map((r) => [r.sql.length > 150 ? `${r.sql.slice(0, 150)}…` : r.sql, f(r.n / t.ops, 2), f(r.ms / t.ops, 4), `${f((100 * r.ms) / t.ms, 1)}%`])).join('\n') + '\n');
+  if (t.topCommands.length) {
+    process.stdout.write('\n' + markdownTable(['command (start to exit)', 'runs', 'ms each', 'ms/op'],
+      t.topCommands.map((c) => [c.cmd, String(c.n), f(c.ms / c.n, 1), f(c.ms / t.ops, 2)])).join('\n') + '\n');
+  }
 }
 
 if (a.out) {
