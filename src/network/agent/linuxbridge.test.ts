@@ -65,7 +65,7 @@ const egressAll: SecurityGroupRuleSpec[] = [
 const icmpFromGroup: SecurityGroupRuleSpec = { id: randomUUID(), direction: 'ingress', ethertype: 'IPv4', protocol: 'icmp', remote_group_id: SG };
 const icmpFromAnywhere: SecurityGroupRuleSpec = { id: randomUUID(), direction: 'ingress', ethertype: 'IPv4', protocol: 'icmp', remote_ip_prefix: '0.0.0.0/0' };
 
-function makeState(rules: SecurityGroupRuleSpec[], opts: { fip?: boolean; vm2Ip?: string; noEgress?: boolean } = {}): HostNetworkState {
+function makeState(rules: SecurityGroupRuleSpec[], opts: { fip?: boolean; vm2Ip?: string; noEgress?: boolean; routes?: { destination: string; nexthop: string }[] } = {}): HostNetworkState {
   const v2 = opts.vm2Ip ? { ...vm2, fixed_ips: [{ subnet_id: SUB, ip_address: opts.vm2Ip }] } : vm2;
   return {
     networks: [{ id: NET, network_type: 'local', mtu: 1450 }, { id: EXT, network_type: 'flat', physical_network: 'public', mtu: 1500 }],
@@ -79,6 +79,7 @@ function makeState(rules: SecurityGroupRuleSpec[], opts: { fip?: boolean; vm2Ip?
       id: RTR,
       interfaces: [{ port_id: rif.id, network_id: NET, subnet_id: SUB, ip_address: '10.91.0.1', cidr: '10.91.0.0/24', mac_address: rif.mac_address }],
       external_gateway: { port_id: rgw.id, network_id: EXT, subnet_id: EXTSUB, ip_address: '172.31.250.10', cidr: '172.31.250.0/24', mac_address: rgw.mac_address, gateway_ip: '172.31.250.1', enable_snat: true },
+      routes: opts.routes ?? [],
       floating_ips: opts.fip ? [{ id: randomUUID(), floating_ip_address: '172.31.250.20', fixed_ip_address: '10.91.0.11', port_id: vm1.id }] : [],
     }],
   };
@@ -242,6 +243,13 @@ test('linuxbridge data plane on real namespaces', { skip: reason }, async (t) =>
     const seen = (await run('conntrack', ['-L', '-w', String(zoneOf(NET)), '-p', 'icmp', '-d', '10.91.0.11'])).stdout;
     assert.match(seen, /src=10\.91\.0\.1 dst=10\.91\.0\.11 /);
     assert.doesNotMatch(seen, /src=10\.91\.0\.12 dst=10\.91\.0\.11 /);
+    // static routes come and go (tagged proto static; the kernel's own routes stay)
+    const routes = async (): Promise<string> => (await run('ip', ['-n', `msrtr-${RTR}`, 'route', 'show', 'proto', 'static'])).stdout;
+    await dp.reconcile(makeState([icmpFromGroup, icmpFromAnywhere], { fip: true, routes: [{ destination: '192.0.2.0/24', nexthop: '172.31.250.1' }] }));
+    assert.match(await routes(), /^192\.0\.2\.0\/24 via 172\.31\.250\.1 /m);
+    await dp.reconcile(current);
+    assert.equal((await routes()).trim(), '');
+    assert.match((await run('ip', ['-n', `msrtr-${RTR}`, 'route'])).stdout, /^default via 172\.31\.250\.1 /m);
   });
 
   await t.test('metadata at 169.254.169.254 with the identity of the guest\'s port only', async () => {
