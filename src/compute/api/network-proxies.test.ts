@@ -236,6 +236,14 @@ test('floating IP pools, floating IPs and addFloatingIp/removeFloatingIp through
   const shown = (await nova('GET', `/os-floating-ips/${fip.id}`)).body.floating_ip;
   assert.equal(shown.instance_id, s1.id);
   assert.match(shown.fixed_ip, /^10\.20\.0\./);
+  // The host refreshes the server's network info: its addresses now carry the floating IP.
+  const end = Date.now() + 10000;
+  for (;;) {
+    const addrs = Object.values((await nova('GET', `/servers/${s1.id}`)).body.server.addresses).flat() as { addr: string; 'OS-EXT-IPS:type'?: string }[];
+    if (addrs.some((x) => x.addr === fip.ip && x['OS-EXT-IPS:type'] === 'floating')) break;
+    assert.ok(Date.now() < end, `no floating address: ${JSON.stringify(addrs)}`);
+    await new Promise((res) => setTimeout(res, 100));
+  }
   // A second floating IP on the same fixed IP: Neutron's 409 is Nova's 400.
   fault(await act(s1.id, { addFloatingIp: { address: byId.body.floating_ip.ip } }), 400, /already has a floating IP/);
 
