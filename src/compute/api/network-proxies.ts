@@ -107,6 +107,13 @@ function groupView(g: NovaGroup, sources: Map<string, GroupRef>): Json {
   };
 }
 
+/** Neutron groups in Nova's view (for /servers/{id}/os-security-groups too). */
+export async function novaGroupViews(ctx: ComputeContext, rc: RequestContext, groups: NeutronGroup[]): Promise<Json[]> {
+  const nova = groups.map(novaGroup);
+  const sources = await sourceGroups(ctx, rc, nova);
+  return nova.map((g) => groupView(g, sources));
+}
+
 /** security_group_api.validate_id. */
 function validateId(id: unknown): string {
   if (!isUuidLike(id)) throw new ApiError('BadRequest', 'Security group id should be uuid');

@@ -11,30 +11,11 @@ import { loadServer } from './common.js';
 import { addServerAction } from './server-actions.js';
 import { hasNetworkService, networkCall, NeutronError, portsOf, showPort, updatePort, validateNetworks, type Port, type RequestedNetwork } from '../network.js';
 import { callAgent } from '../conductor.js';
+import { novaGroupViews } from './network-proxies.js';
 import { agentTopic, type AgentMessage, type AgentReply } from '../agent/manager.js';
 import type { InstanceRow } from '../store/instances.js';
 
 type P = { Params: { id: string; port?: string } };
-
-interface SecurityGroup { id: string; name: string; description: string; project_id?: string; tenant_id?: string; security_group_rules: Rule[] }
-interface Rule { id: string; direction: string; ethertype: string; protocol: string | null; port_range_min: number | null; port_range_max: number | null; remote_ip_prefix: string | null; remote_group_id: string | null; security_group_id: string }
-
-/** Nova's view of a Neutron security group (security_group_api._convert_to_nova_security_group_format). */
-function novaGroup(g: SecurityGroup, names: Map<string, SecurityGroup>): Record<string, unknown> {
-  return {
-    id: g.id, name: g.name, description: g.description ?? '', tenant_id: g.project_id ?? g.tenant_id ?? '',
-    rules: g.security_group_rules.filter((r) => r.direction === 'ingress').map((r) => {
-      const remote = r.remote_group_id ? names.get(r.remote_group_id) : undefined;
-      return {
-        id: r.id, parent_group_id: r.security_group_id, ip_protocol: r.protocol,
-        from_port: r.port_range_min ?? (r.protocol === 'icmp' ? -1 : r.protocol ? 1 : null),
-        to_port: r.port_range_max ?? (r.protocol === 'icmp' ? -1 : r.protocol ? 65535 : null),
-        group: remote ? { name: remote.name, tenant_id: remote.project_id ?? remote.tenant_id ?? '' } : {},
-        ip_range: r.remote_ip_prefix ? { cidr: r.remote_ip_prefix } : (r.remote_group_id ? {} : { cidr: r.ethertype === 'IPv6' ? '::/0' : '0.0.0.0/0' }),
-      };
-    }),
-  };
-}
 
 function interfaceView(p: Port, withTag: boolean): Record<string, unknown> {
   const v: Record<string, unknown> = { net_id: p.network_id, port_id: p.id, mac_addr: p.mac_address, port_state: p.status, fixed_ips: p.fixed_ips ?? null };
@@ -153,9 +134,8 @@ export function registerServerNetwork(app: FastifyInstance, ctx: ComputeContext)
     authorize(ctx, rc, 'os_compute_api:os-security-groups:list', { project_id: inst.project_id });
     const ids = [...new Set((await instancePorts(ctx, inst)).flatMap((p) => p.security_groups ?? []))];
     if (!ids.length) return { security_groups: [] };
-    const groups = (await networkCall<{ security_groups: SecurityGroup[] }>(ctx, 'GET', `/security-groups?${ids.map((i) => `id=${i}`).join('&')}`)).security_groups;
-    const byId = new Map(groups.map((g) => [g.id, g]));
-    return { security_groups: groups.map((g) => novaGroup(g, byId)) };
+    const groups = (await networkCall<{ security_groups: Parameters<typeof novaGroupViews>[2] }>(ctx, 'GET', `/security-groups?${ids.map((i) => `id=${i}`).join('&')}`)).security_groups;
+    return { security_groups: await novaGroupViews(ctx, rc, groups) };
   });
 
   addServerAction('addSecurityGroup', async (a) => {
