@@ -406,6 +406,7 @@ try {
       // that changes the network's ports) against the 201s so far, sampled every 20 ms.
       const lag = { samples: 0, maxPorts: 0, rewrites: 0, lastCount: null };
       let done201 = 0;
+      const doneAt = [];
       const sampler = cloud.dataplane === 'linuxbridge' ? setInterval(() => {
         const n = dhcpHosts(cloud, network.id);
         if (n === null) return;
@@ -420,6 +421,7 @@ try {
         const e = nowUs();
         if (r.status !== 201) throw failed(`POST /v2.0/ports (#${i})`, r);
         lat[i] = (e - s) / 1000;
+        doneAt.push(e);
         done201++;
         lastUs = Math.max(lastUs, e);
         portIds.push(r.body.port.id);
@@ -428,8 +430,16 @@ try {
       const wallS = (lastUs - t0) / 1e6;
       if (sampler) clearInterval(sampler);
       const sql = await sqlDump(cloud);
-      data.create = { n: nPorts, concurrency: conc, wallS, portsPerS: nPorts / wallS, ms: stats(lat), cpu: phaseCpu(c0, c1, wallS, nPorts), dataplane: cloud.dataplane };
+      // The rate over the first and the last tenth of the 201s (does a create slow down as the network fills?).
+      const tenth = Math.max(2, Math.floor(nPorts / 10));
+      const rateOf = (xs) => (xs.length - 1) / ((xs[xs.length - 1] - xs[0]) / 1e6);
+      data.create = {
+        n: nPorts, concurrency: conc, wallS, portsPerS: nPorts / wallS, ms: stats(lat), cpu: phaseCpu(c0, c1, wallS, nPorts), dataplane: cloud.dataplane,
+        portsPerSFirstTenth: rateOf(doneAt.slice(0, tenth)), portsPerSLastTenth: rateOf(doneAt.slice(-tenth)),
+        msFirstTenth: stats(lat.slice(0, tenth)), msLastTenth: stats(lat.slice(-tenth)),
+      };
       results.push({ scenario: 'create', connections: conc, window: { startUs: t0, endUs: lastUs } });
+      log(`create: ${f(data.create.portsPerSFirstTenth)} ports/s over the first ${tenth} 201s, ${f(data.create.portsPerSLastTenth)}/s over the last ${tenth}; POST->201 p50 ${f(data.create.msFirstTenth.p50, 1)} ms for the first ${tenth} ports, ${f(data.create.msLastTenth.p50, 1)} ms for the last`);
       log(`create: ${nPorts} ports in ${wallS.toFixed(2)} s = ${data.create.portsPerS.toFixed(1)} ports/s; POST->201 p50 ${f(data.create.ms.p50, 2)} ms p99 ${f(data.create.ms.p99, 2)} ms; ` +
         `server ${f(data.create.cpu?.serverMsPerRequest, 2)} ms CPU/port + agent's commands and daemons ${f(data.create.cpu?.helperMsPerRequest, 2)} ms/port; other CPU ${f(data.create.cpu?.otherCores, 2)} cores`);
       // How long the agent needed to catch up: dnsmasq's hosts file has every port (the DHCP port too).
@@ -646,6 +656,7 @@ if (data.propagation?.skipped) out.push(`rule propagation skipped: ${data.propag
 out.push(`Goals: ≥ ${GOALS.portCreatesPerS} port creates/s; rule propagation p99 < ${GOALS.propagationP99Ms} ms. ${missed.length ? `MISSED: ${missed.join('; ')}.` : 'All goals measured here were met.'}`);
 out.push(`OpenStack's published control-plane test (378 nodes): about ${SCALE.portCreatesPerS} port creates/s, median ${SCALE.portCreateMedianS} s each; port list median ${SCALE.portListMedianS} s.`);
 out.push('× baseline: rate ÷ the same-stack baseline\'s req/s at the same concurrency (creates: its POST; lists: its GET). srv CPU ms/op: the server process\'s CPU (all threads) per operation; other CPU: cores used by other processes meanwhile.');
+if (data.create) out.push(`port create: ${f(data.create.portsPerSFirstTenth)} ports/s over the first tenth of the 201s, ${f(data.create.portsPerSLastTenth)}/s over the last tenth (POST→201 p50 ${f(data.create.msFirstTenth.p50, 1)} → ${f(data.create.msLastTenth.p50, 1)} ms).`);
 if (data.create?.cpu) {
   const c = data.create;
   out.push(`port create: the agent's commands (ip, nft, …) and the network's daemons (dnsmasq, metadata proxy) used ${f(c.cpu.helperMsPerRequest, 2)} ms CPU per port more` +
