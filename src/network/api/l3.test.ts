@@ -232,6 +232,24 @@ async function scenario(svc: NetworkTestService): Promise<void> {
   assert.equal(orphan.port_id, null);
   assert.equal(orphan.status, 'DOWN');
 
+  // Concurrency: one fixed IP, five floating IPs asking for it at once: exactly one wins, the others get 409.
+  const target = (await ok(A('POST', '/v2.0/ports', { port: { network_id: n1.net.id } }), 201)).port;
+  const spare = await Promise.all(Array.from({ length: 5 }, () => ok(A('POST', '/v2.0/floatingips', { floatingip: { floating_network_id: ext.id } }), 201)));
+  assert.equal(new Set(spare.map((x) => x.floatingip.floating_ip_address)).size, 5);
+  const race = await Promise.all(spare.map((x) => A('PUT', `/v2.0/floatingips/${x.floatingip.id}`, { floatingip: { port_id: target.id } })));
+  assert.equal(race.filter((x) => x.status === 200).length, 1, race.map((x) => x.text).join('\n'));
+  for (const x of race.filter((y) => y.status !== 200)) fault(x, 409, 'FloatingIPPortAlreadyAssociated');
+  // Two routers' worth of the same interface at once: the gateway address goes to one port only.
+  const rr = (await ok(A('POST', '/v2.0/routers', { router: { name: 'race' } }), 201)).router;
+  const sub6 = await mk('n6', '10.0.6.0/24');
+  const adds = await Promise.all(Array.from({ length: 4 }, () => A('PUT', `/v2.0/routers/${rr.id}/add_router_interface`, { subnet_id: sub6.sub.id })));
+  assert.equal(adds.filter((x) => x.status === 200).length, 1, adds.map((x) => x.text).join('\n'));
+  for (const x of adds.filter((y) => y.status !== 200)) assert.ok(x.status === 400 || x.status === 409, x.text);
+  await ok(A('PUT', `/v2.0/routers/${rr.id}/remove_router_interface`, { subnet_id: sub6.sub.id }));
+  assert.equal((await A('DELETE', `/v2.0/routers/${rr.id}`)).status, 204);
+  for (const x of spare) assert.equal((await A('DELETE', `/v2.0/floatingips/${x.floatingip.id}`)).status, 204);
+  assert.equal((await A('DELETE', `/v2.0/ports/${target.id}`)).status, 204);
+
   // Quotas: 409 OverQuota past the limit.
   await ok(adm('PUT', `/v2.0/quotas/${alice.id}`, { quota: { floatingip: 2, router: 1 } }));
   fault(await A('POST', '/v2.0/floatingips', { floatingip: { floating_network_id: ext.id } }), 409, 'OverQuota');
