@@ -277,7 +277,10 @@ async function scenario(svc: NetworkTestService): Promise<void> {
   assert.equal((await A('DELETE', `/v2.0/subnets/${n1.sub.id}`)).status, 204);
   assert.equal((await adm('DELETE', `/v2.0/routers/${snatOff.id}`)).status, 204);
   assert.equal((await ok(adm('GET', `/v2.0/ports?network_id=${ext.id}`))).ports.filter((p: { device_owner: string }) => p.device_owner !== 'network:dhcp').length, 0);
+  // An external network goes with its disassociated floating IPs (an associated one keeps it in use).
+  const leftover = (await ok(A('POST', '/v2.0/floatingips', { floatingip: { floating_network_id: ext.id } }), 201)).floatingip;
   assert.equal((await adm('DELETE', `/v2.0/networks/${ext.id}`)).status, 204);
+  fault(await A('GET', `/v2.0/floatingips/${leftover.id}`), 404, 'FloatingIPNotFound');
 }
 
 for (const engine of ENGINES) {

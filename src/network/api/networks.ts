@@ -15,6 +15,7 @@ import { checkAttrs, ownerOf } from './attrs.js';
 import { checkQuota } from './quota.js';
 import { fieldsOf, listResponse, project, type Obj } from './list.js';
 import type { ApiModule } from './router.js';
+import { deleteDisassociatedFloatingIps } from './l3-network.js';
 
 type Row = Record<string, unknown>;
 
@@ -377,6 +378,7 @@ async function remove(ctx: NetworkContext, req: FastifyRequest, reply: { code(n:
   enforce(ctx, c, 'delete_network', netTarget(dict));
   checkRevision(req, Number(row.revision_number));
   await writeTx(ctx, async (trx) => {
+    await deleteDisassociatedFloatingIps(trx, id);
     const inUse = await trx.selectFrom('neutron_ports').select('id').where('network_id', '=', id).where('device_owner', '!=', 'network:dhcp').executeTakeFirst();
     if (inUse) throw conflict('NetworkInUse', `Unable to complete operation on network ${id}. There are one or more ports still in use on the network.`);
     await trx.deleteFrom('neutron_ports').where('network_id', '=', id).execute();
