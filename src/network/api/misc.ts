@@ -556,4 +556,3 @@ function stripIds(o: Obj): Obj {
   return { ...o, network_ip_availabilities: list.map(({ id: _id, ...rest }) => rest) };
 }
 
-export { isUniqueViolation };

@@ -4,13 +4,12 @@
 // and delete refusing networks with ports in use (DHCP ports go with the network).
 
 import type { FastifyRequest } from 'fastify';
-import { sql } from 'kysely';
 import type { NetworkContext, Caller } from '../context.js';
 import { caller, enforce, stripByPolicy, target } from '../context.js';
 import { isUniqueViolation } from '../../common/db/index.js';
 import { writeTx, type Tx, type Db } from '../store/tx.js';
-import { b, bump, deleteTags, newId, parse, rbacGranted, rbacWildcard, tagsOf, json } from '../store/common.js';
-import { badRequest, checkRevision, checkString, conflict, invalidInput, nerr, notFound, pyRepr, resourceBody, stamp, toBoolean } from './http.js';
+import { b, bump, deleteTags, newId, parse, rbacGranted, tagsOf, json } from '../store/common.js';
+import { checkRevision, checkString, conflict, invalidInput, nerr, notFound, pyRepr, resourceBody, stamp, toBoolean } from './http.js';
 import { checkAttrs, ownerOf } from './attrs.js';
 import { checkQuota } from './quota.js';
 import { fieldsOf, listResponse, project, type Obj } from './list.js';
@@ -411,4 +410,3 @@ export const networksModule: ApiModule = {
   }),
 };
 
-export { sql };

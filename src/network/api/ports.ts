@@ -15,10 +15,10 @@ import { queryLists, badRequest, checkRevision, checkString, conflict, invalidIn
 import { checkAttrs, ownerOf } from './attrs.js';
 import { checkQuota } from './quota.js';
 import { fieldsOf, listResponse, project, type Obj } from './list.js';
-import { canSeeNetwork, loadNetworkRows, netAccess, visibleNetwork } from './networks.js';
+import { loadNetworkRows, netAccess, visibleNetwork } from './networks.js';
 import { ensureDefaultSg, getGroup } from './securitygroups.js';
 import { allocate, parseFixedIps, type FixedIp, type IpRequest } from '../ipam.js';
-import { parseCidr, parseIp, cidrText } from '../ipaddr.js';
+import { parseCidr, parseIp } from '../ipaddr.js';
 import type { ApiModule } from './router.js';
 import { bridgeName } from '../agent/names.js';
 
@@ -242,7 +242,6 @@ async function create(ctx: NetworkContext, req: FastifyRequest, reply: { code(n:
   if (body.network_id === undefined) throw badRequest("Failed to parse request. Required attribute 'network_id' not specified");
   if (!isUuidLike(body.network_id)) throw invalidInput(`'${pyRepr(body.network_id)}' is not a valid UUID`);
   const net = await visibleNetwork(ctx, ctx.db, c, body.network_id);
-  const netRow = { ...net.row, shared: net.dict.shared };
   const deviceOwner = body.device_owner === undefined || body.device_owner === null ? '' : checkString('device_owner', body.device_owner, 255);
   const tgt = target({ ...body, project_id: owner, device_owner: deviceOwner }, {
     'network:tenant_id': net.row.project_id, 'network:project_id': net.row.project_id, shared: net.dict.shared,
@@ -302,7 +301,6 @@ async function create(ctx: NetworkContext, req: FastifyRequest, reply: { code(n:
     const [x] = await visiblePorts(ctx, ctx.db, { ...c, isAdmin: true }, [id]);
     return x!;
   });
-  void netRow;
   return { port: shown(ctx, c, p) };
 }
 
@@ -454,4 +452,3 @@ export const portsModule: ApiModule = {
   }),
 };
 
-export { canSeeNetwork, cidrText };

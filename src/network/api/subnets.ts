@@ -8,7 +8,7 @@ import type { NetworkContext, Caller } from '../context.js';
 import { caller, enforce, stripByPolicy, target } from '../context.js';
 import { writeTx, type Db, type Tx } from '../store/tx.js';
 import { b, bump, deleteTags, json, newId, parse, tagsOf } from '../store/common.js';
-import { badRequest, checkRevision, checkString, conflict, invalidInput, nerr, notFound, pyRepr, resourceBody, stamp, toBoolean, isUuidLike } from './http.js';
+import { badRequest, checkRevision, checkString, conflict, invalidInput, notFound, pyRepr, resourceBody, stamp, toBoolean, isUuidLike } from './http.js';
 import { checkAttrs, ownerOf } from './attrs.js';
 import { checkQuota } from './quota.js';
 import { fieldsOf, listResponse, project, type Obj } from './list.js';
@@ -194,8 +194,6 @@ async function list(ctx: NetworkContext, req: FastifyRequest): Promise<Obj> {
   const all = await visibleSubnets(ctx, ctx.db, c);
   const dicts = all.filter((s) => ctx.policy.check('get_subnet', subnetTarget(s.dict, s.net), c.creds))
     .map((s) => stripByPolicy(ctx, c, 'subnet', s.dict, subnetTarget(s.dict, s.net)));
-  const shared = (q: string) => q;
-  void shared;
   return listResponse(req, {
     ...LIST, maxLimit: ctx.cfg.network.pagination_max_limit,
     matchers: { shared: (item, vals) => { const n = all.find((s) => s.dict.id === item.id)?.net; return vals.map((v) => toBoolean(v)).includes(Boolean(n?.shared)); } },
@@ -230,7 +228,7 @@ async function create(ctx: NetworkContext, req: FastifyRequest, reply: { code(n:
   let subnetpoolId: string | null = null;
   if (body.cidr !== undefined && body.cidr !== null) {
     cidr = checkCidr(body.cidr);
-    if (cidr.version !== version) throw invalidInput(`Cidr ${pyRepr(body.cidr)} does not match ip_version ${version}`.replace('Cidr', 'Invalid input: cidr').replace(/^Invalid input: /, ''));
+    if (cidr.version !== version) throw invalidInput(`cidr '${pyRepr(body.cidr)}' does not match the ip_version '${version}'`);
     if (cidr.version === 4 && cidr.prefix === 0 || cidr.version === 6 && cidr.prefix === 0) throw invalidInput(`0 is not allowed as CIDR prefix length`);
   }
   if (body.subnetpool_id !== undefined && body.subnetpool_id !== null) subnetpoolId = String(body.subnetpool_id);
@@ -367,4 +365,3 @@ export const subnetsModule: ApiModule = {
   }),
 };
 
-export { nerr };
