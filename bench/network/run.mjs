@@ -41,7 +41,8 @@
 //    (and our msbn prefix) checked to be zero, then the child stopped.
 // --profile DIR runs the children with --cpu-prof (windows in --out for bench/identity/profile-summary.mjs:
 // scenarios baseline-get, baseline-post, create, list-single, list, walk, propagation). --sql-stats
-// preloads trace-preload.mjs into the server and prints the statements of the create phase by total time.
+// preloads trace-preload.mjs into the server and prints, per port created and per rule change, the SQL
+// statements by total time, the commands the agent ran, and how often the agent asked for its host state.
 
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { execFile } from 'node:child_process';
