@@ -39,6 +39,8 @@ export function parseIp(s: unknown): Ip | undefined {
 
 export function formatIp(ip: Ip): string {
   if (ip.version === 4) return [24n, 16n, 8n, 0n].map((sh) => String((ip.value >> sh) & 255n)).join('.');
+  // IPv4-mapped addresses keep their dotted tail, as netaddr prints them (::ffff:1.2.3.4).
+  if (ip.value >> 32n === 0xffffn) return `::ffff:${formatIp({ version: 4, value: ip.value & 0xffffffffn })}`;
   const g: number[] = [];
   for (let i = 7; i >= 0; i--) g.push(Number((ip.value >> BigInt(i * 16)) & 0xffffn));
   let best = -1; let bestLen = 0;
