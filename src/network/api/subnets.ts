@@ -192,11 +192,13 @@ const LIST = {
 async function list(ctx: NetworkContext, req: FastifyRequest): Promise<Obj> {
   const c = caller(ctx, req);
   const all = await visibleSubnets(ctx, ctx.db, c);
+  // `shared` filters on the subnet's network (Neutron's subnet `shared` filter).
+  const sharedOf = new Map(all.map((s) => [s.dict.id as string, Boolean(s.net.shared)]));
   const dicts = all.filter((s) => ctx.policy.check('get_subnet', subnetTarget(s.dict, s.net), c.creds))
     .map((s) => stripByPolicy(ctx, c, 'subnet', s.dict, subnetTarget(s.dict, s.net)));
   return listResponse(req, {
     ...LIST, maxLimit: ctx.cfg.network.pagination_max_limit,
-    matchers: { shared: (item, vals) => { const n = all.find((s) => s.dict.id === item.id)?.net; return vals.map((v) => toBoolean(v)).includes(Boolean(n?.shared)); } },
+    matchers: { shared: (item, vals) => vals.map((v) => toBoolean(v)).includes(Boolean(sharedOf.get(item.id as string))) },
   }, dicts);
 }
 
