@@ -159,7 +159,7 @@ after(async () => {
   await dp?.teardown();
   await agent?.stop();
   await new Promise<void>((r) => (nova ? nova.close(() => r()) : r()));
-  for (const ns of ['mst-g1', 'mst-g2', 'mst-ext']) await run('ip', ['netns', 'delete', ns]).catch(() => undefined);
+  for (const ns of ['mst-g1', 'mst-g2', 'mst-g3', 'mst-ext']) await run('ip', ['netns', 'delete', ns]).catch(() => undefined);
   await rm(tmp, { recursive: true, force: true });
   // veths die with their namespace, asynchronously
   for (let i = 0; i < 50 && (await countResources(scope(true))).links !== baseline.links; i++) await new Promise((r) => setTimeout(r, 50));
@@ -185,6 +185,11 @@ test('linuxbridge data plane on real namespaces', { skip: reason }, async (t) =>
     assert.match(l1, /staticroutes=169\.254\.169\.254\/32 10\.91\.0\.2 0\.0\.0\.0\/0 10\.91\.0\.1/);
     assert.match(l1, new RegExp(`hostname=host-10-91-0-11`));
     assert.match(await dhcp('mst-g2'), /ip=10\.91\.0\.12 /);
+    // a MAC that is in no port (a device on the bridge without a port: not filtered) gets nothing
+    await addGuest('mst-g3', 'mst-t3', 'fa:16:3e:00:91:33');
+    await dp.plugPort({ id: 'no-port', network_id: NET, mac_address: 'fa:16:3e:00:91:33', fixed_ips: [] }, 'mst-t3');
+    await assert.rejects(inNs('mst-g3', 'busybox', ['udhcpc', '-i', 'eth0', '-n', '-q', '-f', '-t', '1', '-T', '1', '-s', '/bin/true']), 'no lease outside the hosts file');
+    await run('ip', ['netns', 'delete', 'mst-g3']);
   });
 
   await t.test('ICMP between guests only while a rule allows it', async (tt) => {
