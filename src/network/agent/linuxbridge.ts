@@ -108,11 +108,14 @@ export class LinuxBridgeDataplane implements NetworkDataplane {
 
   teardown(): Promise<void> {
     return this.serial(async () => {
-      await this.doReconcile(emptyState());
-      await removeFirewall(this.table);
-      this.lastScript = '';
-      this.applied = [];
-      this.built.clear();
+      try {
+        await this.doReconcile(emptyState());
+      } finally {
+        await removeFirewall(this.table);
+        this.lastScript = '';
+        this.applied = [];
+        this.built.clear();
+      }
     });
   }
 
