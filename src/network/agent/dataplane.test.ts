@@ -109,6 +109,7 @@ test('router NAT: floating IPs DNAT+SNAT, default SNAT only out of the gateway',
   assert.match(nat, /ip daddr 203\.0\.113\.20 dnat to 10\.0\.0\.5/);
   assert.match(nat, /oifname "qg-p-ext-00000" ip saddr 10\.0\.0\.5 snat to 203\.0\.113\.20\n[^]*oifname "qg-p-ext-00000" ip saddr \{ 10\.0\.0\.0\/24 \} snat to 203\.0\.113\.10/);
   assert.equal(compileRouterNat({ id: 'r', interfaces: [] }), 'add table ip monostack\ndelete table ip monostack\n');
+  assert.match(compileRouterNat({ id: 'r', interfaces: [] }, true), /iifname "qr-\*" ip daddr 169\.254\.169\.254 tcp dport 80 redirect to :9697/);
   assert.equal(routerIfHostLink('p-int-000000').length <= 15, true);
 });
 
@@ -117,9 +118,13 @@ test('metadata: the signature is neutron-metadata-agent\'s, identity headers fro
   const h = proxyHeaders({ 'x-instance-id': 'other', 'x-forwarded-for': '6.6.6.6', 'x-tenant-id': 't', connection: 'close', accept: '*/*' }, '10.0.0.5', NET);
   assert.deepEqual(h, { accept: '*/*', 'x-forwarded-for': '10.0.0.5', 'x-neutron-network-id': NET });
   const lookup = lookupFromState(() => state([], [a, b, dhcpPort]));
-  assert.deepEqual(lookup(NET, '10.0.0.6'), { instance_id: 'inst-bbbbbbbb-2222', project_id: 'proj' });
-  assert.equal(lookup(NET, '10.0.0.2'), undefined, 'the DHCP port is no instance');
-  assert.equal(lookup('other-net', '10.0.0.6'), undefined);
+  assert.deepEqual(lookup({ network_id: NET }, '10.0.0.6'), { instance_id: 'inst-bbbbbbbb-2222', project_id: 'proj' });
+  assert.equal(lookup({ network_id: NET }, '10.0.0.2'), undefined, 'the DHCP port is no instance');
+  assert.equal(lookup({ network_id: 'other-net' }, '10.0.0.6'), undefined);
+  const withRouter = (): HostNetworkState => ({ ...state([], [a, b]), routers: [{ id: 'r1', interfaces: [{ port_id: 'x', network_id: NET, subnet_id: SUB, ip_address: '10.0.0.1', cidr: '10.0.0.0/24', mac_address: 'fa:16:3e:00:00:01' }] }] });
+  assert.deepEqual(lookupFromState(withRouter)({ router_id: 'r1' }, '10.0.0.5'), { instance_id: 'inst-aaaaaaaa-1111', project_id: 'proj' });
+  assert.equal(lookupFromState(withRouter)({ router_id: 'r2' }, '10.0.0.5'), undefined);
+  assert.deepEqual(proxyHeaders({ 'x-neutron-network-id': 'forged' }, '10.0.0.5', { router_id: 'r1' }), { 'x-forwarded-for': '10.0.0.5', 'x-neutron-router-id': 'r1' });
 });
 
 test('address helpers', () => {

@@ -169,13 +169,13 @@ after(async () => {
 test('linuxbridge data plane on real namespaces', { skip: reason }, async (t) => {
   await t.test('reconcile builds bridges, DHCP, metadata proxy, router; a late tap is plugged by plugPort', async () => {
     await dp.reconcile(current);
-    assert.deepEqual(dp.counts(), { networks: 2, plugged_ports: 1, dhcp_servers: 1, routers: 1, firewalled_ports: 2, metadata_proxies: 1 });
+    assert.deepEqual(dp.counts(), { networks: 2, plugged_ports: 1, dhcp_servers: 1, routers: 1, firewalled_ports: 2, metadata_proxies: 2 });
     await addGuest('mst-g2', 'mst-t2', vm2.mac_address);
     await dp.plugPort(vm2, 'mst-t2');
     await dp.plugPort({ id: 'ext-host', network_id: EXT, mac_address: 'fa:16:3e:00:fa:01', fixed_ips: [] }, 'mst-te');
     const r = await countResources(scope(true));
     assert.equal(r.dnsmasq - baseline.dnsmasq, 1);
-    assert.equal(r.metadata_proxies - baseline.metadata_proxies, 1);
+    assert.equal(r.metadata_proxies - baseline.metadata_proxies, 2, 'the DHCP namespace\'s and the router\'s');
     assert.equal(r.nft_tables - baseline.nft_tables, 2);
   });
 
@@ -273,6 +273,13 @@ test('linuxbridge data plane on real namespaces', { skip: reason }, async (t) =>
     assert.equal(h['x-instance-id-signature'], signInstanceId(SECRET, INST1));
     const body2 = (await inNs('mst-g2', 'busybox', ['wget', '-q', '-O', '-', 'http://169.254.169.254/latest/meta-data/instance-id'])).stdout;
     assert.equal(JSON.parse(body2).uuid, INST2);
+    // through the router instead (a guest whose route to 169.254.169.254 is its default gateway)
+    await run('ip', ['-n', 'mst-g2', 'route', 'replace', '169.254.169.254/32', 'via', '10.91.0.1']);
+    novaSeen = [];
+    const body3 = (await inNs('mst-g2', 'busybox', ['wget', '-q', '-O', '-', '--header', 'X-Neutron-Network-ID: forged', 'http://169.254.169.254/latest/meta-data/instance-id'])).stdout;
+    assert.equal(JSON.parse(body3).uuid, INST2);
+    assert.equal(novaSeen[0]!['x-forwarded-for'], '10.91.0.12');
+    await run('ip', ['-n', 'mst-g2', 'route', 'replace', '169.254.169.254/32', 'via', '10.91.0.2']);
   });
 
   await t.test('a port change reloads dnsmasq (SIGHUP, same process); a restarted agent adopts it', async () => {
@@ -289,7 +296,7 @@ test('linuxbridge data plane on real namespaces', { skip: reason }, async (t) =>
     assert.equal(await ping('mst-g1', '10.91.0.13'), true);
     const r = await countResources(scope(true));
     assert.equal(r.dnsmasq - baseline.dnsmasq, 1);
-    assert.equal(r.metadata_proxies - baseline.metadata_proxies, 1);
+    assert.equal(r.metadata_proxies - baseline.metadata_proxies, 2);
   });
 
   await t.test('an empty desired state removes every namespace, bridge, process and table', async () => {

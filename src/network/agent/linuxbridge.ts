@@ -20,7 +20,7 @@ import {
   vlanName, vxlanName,
 } from './names.js';
 import { processAlive, readPid, spawnDaemon, stopProcess } from './proc.js';
-import { ensureNsVeth, ensureRouter } from './router.js';
+import { ensureNsVeth, ensureRouter, ROUTER_METADATA_PORT } from './router.js';
 
 export interface VxlanOptions {
   /** the host's address for VXLAN tunnels (Neutron's [vxlan] local_ip) */
@@ -196,10 +196,21 @@ export class LinuxBridgeDataplane implements NetworkDataplane {
       const ns = routerNamespace(r.id);
       const fp = JSON.stringify([r, nsNets.map((id) => netById.get(id)?.mtu)]);
       const veths = [...r.interfaces.map((i) => [routerIfHostLink(i.port_id), i.network_id]), ...(r.external_gateway ? [[routerGwHostLink(r.external_gateway.port_id), r.external_gateway.network_id]] : [])];
-      const intact = liveNs.includes(ns) && veths.every(([d, net]) => links.get(d!)?.master === bridgeName(net!));
-      if (this.built.get(ns) === fp && intact) { counts.routers++; continue; }
-      this.built.delete(ns);
-      if (await attempt(`router ${r.id}`, () => ensureRouter(r, bridgeName, (id) => netById.get(id)?.mtu))) { counts.routers++; this.built.set(ns, fp); }
+      const meta = !!this.opts.metadataSocket;
+      const intact = liveNs.includes(ns) && veths.every(([d, net]) => links.get(d!)?.master === bridgeName(net!))
+        && (!meta || (await this.proxyAlive(join(this.opts.stateDir, ns))));
+      if (this.built.get(ns) !== fp || !intact) {
+        this.built.delete(ns);
+        const ok = await attempt(`router ${r.id}`, async () => {
+          await ensureRouter(r, bridgeName, (id) => netById.get(id)?.mtu, meta);
+          // metadata for the router's networks too (guests without a DHCP route to 169.254.169.254)
+          if (meta) await this.ensureProxy(ns, join(this.opts.stateDir, ns), ['--router-id', r.id], `0.0.0.0:${ROUTER_METADATA_PORT}`);
+        });
+        if (!ok) continue;
+        this.built.set(ns, fp);
+      }
+      counts.routers++;
+      if (meta) counts.metadata_proxies++;
     }
 
     // whatever of ours is not desired any more
@@ -235,9 +246,7 @@ export class LinuxBridgeDataplane implements NetworkDataplane {
     const dir = join(this.opts.stateDir, ns);
     const pid = await readPid(join(dir, 'pid'));
     if (pid === undefined || !(await processAlive(pid, dir))) return false;
-    if (!this.opts.metadataSocket) return true;
-    const ppid = await readPid(join(dir, 'metadata.pid'));
-    return ppid !== undefined && (await processAlive(ppid, dir));
+    return !this.opts.metadataSocket || this.proxyAlive(dir);
   }
 
   /** Devices other than ports on a network's bridge (for its conntrack zone). */
@@ -327,17 +336,22 @@ export class LinuxBridgeDataplane implements NetworkDataplane {
     const ports = desired.ports.filter((p) => p.network_id === n.id);
     await ensureDnsmasq(ns, dir, dnsmasqConfig(n, subnets, ports, dhcpPort, dir), addrs);
     if (!this.opts.metadataSocket) return false;
-    await this.ensureProxy(ns, dir, n.id);
+    await this.ensureProxy(ns, dir, ['--network-id', n.id], `${METADATA_IP}:80`);
     return true;
   }
 
-  private async ensureProxy(ns: string, dir: string, networkId: string): Promise<void> {
+  private async proxyAlive(dir: string): Promise<boolean> {
+    const pid = await readPid(join(dir, 'metadata.pid'));
+    return pid !== undefined && (await processAlive(pid, dir));
+  }
+
+  private async ensureProxy(ns: string, dir: string, whereArgs: string[], listen: string): Promise<void> {
+    await mkdir(dir, { recursive: true, mode: 0o750 });
     const pidFile = join(dir, 'metadata.pid');
-    const pid = await readPid(pidFile);
-    if (pid !== undefined && (await processAlive(pid, dir))) return;
+    if (await this.proxyAlive(dir)) return;
     await rm(pidFile, { force: true });
-    spawnDaemon('ip', ['netns', 'exec', ns, process.execPath, PROXY_JS, '--listen', `${METADATA_IP}:80`,
-      '--socket', this.opts.metadataSocket!, '--network-id', networkId, '--pid-file', pidFile], join(dir, 'metadata.log'));
+    spawnDaemon('ip', ['netns', 'exec', ns, process.execPath, PROXY_JS, '--listen', listen,
+      '--socket', this.opts.metadataSocket!, ...whereArgs, '--pid-file', pidFile], join(dir, 'metadata.log'));
     // the proxy writes its pid file once it listens: reconcile returns with metadata served
     for (let i = 0; i < 250 && (await readPid(pidFile)) === undefined; i++) await new Promise((r) => setTimeout(r, 20));
     if ((await readPid(pidFile)) === undefined) throw new Error(`metadata proxy in ${ns} did not start (see ${join(dir, 'metadata.log')})`);

@@ -6,6 +6,7 @@
 // starts fast and small.
 //
 //   node metadata-proxy.js --listen 169.254.169.254:80 --socket /run/x.sock --network-id ID --pid-file F
+//   node metadata-proxy.js --listen 0.0.0.0:9697 --socket /run/x.sock --router-id ID --pid-file F
 
 import { createServer, request, type IncomingHttpHeaders } from 'node:http';
 import { writeFileSync } from 'node:fs';
@@ -24,26 +25,26 @@ export function endToEnd(headers: IncomingHttpHeaders): IncomingHttpHeaders {
   return h;
 }
 
-export function proxyHeaders(incoming: IncomingHttpHeaders, remoteIp: string, networkId: string): IncomingHttpHeaders {
+/** `where`: the network (a DHCP namespace's proxy) or the router (a router namespace's proxy). */
+export function proxyHeaders(incoming: IncomingHttpHeaders, remoteIp: string, where: string | { router_id: string }): IncomingHttpHeaders {
   const h: IncomingHttpHeaders = {};
   for (const [k, v] of Object.entries(endToEnd(incoming))) if (!IDENTITY_HEADERS.includes(k.toLowerCase())) h[k] = v;
   h['x-forwarded-for'] = remoteIp;
-  h['x-neutron-network-id'] = networkId;
+  if (typeof where === 'string') h['x-neutron-network-id'] = where;
+  else h['x-neutron-router-id'] = where.router_id;
   return h;
 }
 
 function main(argv: string[]): void {
-  const arg = (name: string): string => {
-    const i = argv.indexOf(`--${name}`);
-    if (i < 0 || !argv[i + 1]) throw new Error(`missing --${name}`);
-    return argv[i + 1]!;
-  };
+  const opt = (name: string): string | undefined => { const i = argv.indexOf(`--${name}`); return i >= 0 ? argv[i + 1] : undefined; };
+  const arg = (name: string): string => { const v = opt(name); if (!v) throw new Error(`missing --${name}`); return v; };
   const [host, port] = arg('listen').split(':') as [string, string];
   const socketPath = arg('socket');
-  const networkId = arg('network-id');
+  const routerId = opt('router-id');
+  const where = routerId ? { router_id: routerId } : arg('network-id');
   const server = createServer((req, res) => {
     const remote = (req.socket.remoteAddress ?? '').replace(/^::ffff:/, '');
-    const up = request({ socketPath, path: req.url, method: req.method, headers: proxyHeaders(req.headers, remote, networkId) }, (ur) => {
+    const up = request({ socketPath, path: req.url, method: req.method, headers: proxyHeaders(req.headers, remote, where) }, (ur) => {
       res.writeHead(ur.statusCode ?? 502, endToEnd(ur.headers));
       ur.pipe(res);
     });

@@ -11,7 +11,9 @@ import type { HostNetworkState } from './driver.js';
 import { endToEnd } from './metadata-proxy.js';
 
 export interface MetadataIdentity { instance_id: string; project_id: string }
-export type MetadataLookup = (networkId: string, ip: string) => MetadataIdentity | undefined | Promise<MetadataIdentity | undefined>;
+/** Where the request came in: a network's DHCP namespace, or a router's namespace (then any of its networks). */
+export type MetadataSource = { network_id: string } | { router_id: string };
+export type MetadataLookup = (from: MetadataSource, ip: string) => MetadataIdentity | undefined | Promise<MetadataIdentity | undefined>;
 
 export interface MetadataAgentOptions {
   socketPath: string;
@@ -27,12 +29,19 @@ export function signInstanceId(secret: string, instanceId: string): string {
   return createHmac('sha256', secret).update(instanceId).digest('hex');
 }
 
-/** A lookup over a HostNetworkState: the compute port on that network holding that fixed IP. */
+/**
+ * A lookup over a HostNetworkState: the compute port holding that fixed IP on that network, or on
+ * one of the router's internal networks (Neutron's metadata agent does the same with router ids).
+ */
 export function lookupFromState(getState: () => HostNetworkState): MetadataLookup {
-  return (networkId, ip) => {
-    const p = getState().ports.find((x) => x.network_id === networkId && (x.device_owner ?? '').startsWith('compute:')
+  return (from, ip) => {
+    const st = getState();
+    const nets = 'network_id' in from ? [from.network_id] : (st.routers.find((r) => r.id === from.router_id)?.interfaces ?? []).map((i) => i.network_id);
+    const found = st.ports.filter((x) => nets.includes(x.network_id) && (x.device_owner ?? '').startsWith('compute:')
       && !!x.device_id && x.fixed_ips.some((f) => f.ip_address === ip));
-    return p ? { instance_id: p.device_id!, project_id: p.project_id ?? '' } : undefined;
+    // the same IP on two of a router's networks cannot be told apart: answer nobody
+    if (found.length !== 1) return undefined;
+    return { instance_id: found[0]!.device_id!, project_id: found[0]!.project_id ?? '' };
   };
 }
 
@@ -61,9 +70,12 @@ export class MetadataAgent {
     const text = (code: number, body: string): void => { res.writeHead(code, { 'content-type': 'text/plain' }); res.end(body); };
     try {
       const ip = String(req.headers['x-forwarded-for'] ?? '');
-      const networkId = String(req.headers['x-neutron-network-id'] ?? '');
-      if (!ip || !networkId) return text(400, 'X-Forwarded-For and X-Neutron-Network-ID are required\n');
-      const who = await this.opts.lookup(networkId, ip);
+      const networkId = req.headers['x-neutron-network-id'];
+      const routerId = req.headers['x-neutron-router-id'];
+      const from: MetadataSource | undefined = typeof networkId === 'string' && networkId ? { network_id: networkId }
+        : typeof routerId === 'string' && routerId ? { router_id: routerId } : undefined;
+      if (!ip || !from) return text(400, 'X-Forwarded-For and X-Neutron-Network-ID or X-Neutron-Router-ID are required\n');
+      const who = await this.opts.lookup(from, ip);
       if (!who) return text(404, 'Not Found\n');
       const headers: Record<string, string> = {
         'x-forwarded-for': ip,

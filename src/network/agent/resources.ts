@@ -2,7 +2,7 @@
 
 import { run } from '../../common/exec.js';
 import { listLinks, listNamespaces } from './iplib.js';
-import { isOurLink, isOurNamespace, NFT_TABLE, NS_DHCP } from './names.js';
+import { isOurLink, isOurNamespace, NFT_TABLE, NS_DHCP, NS_ROUTER } from './names.js';
 import { findProcesses } from './proc.js';
 
 export interface ResourceCounts {
@@ -35,9 +35,10 @@ export async function countResources(scope: ResourceScope = {}): Promise<Resourc
   const mine = (n: string, ours: (n: string) => boolean): boolean => extra(n) || (ours(n) && idOk(n));
   const namespaces = (await listNamespaces()).filter((n) => mine(n, isOurNamespace)).length;
   const links = (await listLinks()).filter((l) => mine(l.ifname, isOurLink)).length;
-  const marker = scope.stateDir ?? `/${NS_DHCP}`;
-  const dnsmasq = (await findProcesses((a) => a[0]?.endsWith('dnsmasq') === true && a.some((x) => x.includes(marker)))).length;
-  const metadata_proxies = (await findProcesses((a) => a.some((x) => x.endsWith('metadata-proxy.js')) && a.some((x) => x.includes(marker)))).length;
+  const markers = scope.stateDir ? [scope.stateDir] : [`/${NS_DHCP}`, `/${NS_ROUTER}`];
+  const marked = (a: string[]): boolean => a.some((x) => markers.some((m) => x.includes(m)));
+  const dnsmasq = (await findProcesses((a) => a[0]?.endsWith('dnsmasq') === true && marked(a))).length;
+  const metadata_proxies = (await findProcesses((a) => a.some((x) => x.endsWith('metadata-proxy.js')) && marked(a))).length;
   let nft_tables = 0;
   try {
     const j = JSON.parse((await run('nft', ['-j', 'list', 'tables'])).stdout) as { nftables: { table?: { name: string } }[] };

@@ -11,32 +11,40 @@ import { routerGwHostLink, routerGwNsLink, routerIfHostLink, routerIfNsLink, rou
 const q = (s: string): string => JSON.stringify(s);
 
 /** The router namespace's NAT table (replaced atomically, like the host firewall). */
-export function compileRouterNat(r: RouterSpec): string {
+/** Where the router namespace's metadata proxy listens; 169.254.169.254:80 from qr- is redirected there (as Neutron's L3 agent). */
+export const ROUTER_METADATA_PORT = 9697;
+
+/** The router namespace's NAT table (replaced atomically, like the host firewall). */
+export function compileRouterNat(r: RouterSpec, metadata = false): string {
   const lines = ['add table ip monostack', 'delete table ip monostack'];
   const gw = r.external_gateway;
-  if (!gw) return lines.join('\n') + '\n';
-  const qg = q(routerGwNsLink(gw.port_id));
+  if (!gw && !metadata) return lines.join('\n') + '\n';
   const internal = r.interfaces.filter((i) => !i.ip_address.includes(':')).map((i) => parseCidr(i.cidr).text);
-  const fips = (r.floating_ips ?? []).filter((f) => !f.floating_ip_address.includes(':'));
+  const fips = gw ? (r.floating_ips ?? []).filter((f) => !f.floating_ip_address.includes(':')) : [];
   const pre: string[] = [];
   const post: string[] = [];
-  for (const f of fips) {
-    pre.push(`ip daddr ${f.floating_ip_address} dnat to ${f.fixed_ip_address}`);
-    post.push(`oifname ${qg} ip saddr ${f.fixed_ip_address} snat to ${f.floating_ip_address}`);
-  }
-  // hairpin: a guest reaching another guest's floating IP through this router gets the router's
-  // address as source, so the reply comes back through the router (and is un-NATed) too
-  if (fips.length && internal.length) {
-    for (const i of r.interfaces.filter((x) => !x.ip_address.includes(':'))) {
-      post.push(`oifname ${q(routerIfNsLink(i.port_id))} ip saddr { ${internal.join(', ')} } ct status dnat masquerade`);
+  if (metadata) pre.push(`iifname "qr-*" ip daddr 169.254.169.254 tcp dport 80 redirect to :${ROUTER_METADATA_PORT}`);
+  if (gw) {
+    const qg = q(routerGwNsLink(gw.port_id));
+    for (const f of fips) {
+      pre.push(`ip daddr ${f.floating_ip_address} dnat to ${f.fixed_ip_address}`);
+      post.push(`oifname ${qg} ip saddr ${f.fixed_ip_address} snat to ${f.floating_ip_address}`);
     }
+    // hairpin: a guest reaching another guest's floating IP through this router gets the router's
+    // address as source, so the reply comes back through the router (and is un-NATed) too
+    if (fips.length && internal.length) {
+      for (const i of r.interfaces.filter((x) => !x.ip_address.includes(':'))) {
+        post.push(`oifname ${q(routerIfNsLink(i.port_id))} ip saddr { ${internal.join(', ')} } ct status dnat masquerade`);
+      }
+    }
+    // the default SNAT: only traffic leaving by the gateway, never between internal networks
+    if (gw.enable_snat && internal.length) post.push(`oifname ${qg} ip saddr { ${internal.join(', ')} } snat to ${gw.ip_address}`);
   }
-  // the default SNAT: only traffic leaving by the gateway, never between internal networks
-  if (gw.enable_snat && internal.length) post.push(`oifname ${qg} ip saddr { ${internal.join(', ')} } snat to ${gw.ip_address}`);
+  const outPre = pre.filter((l) => !l.startsWith('iifname'));
   lines.push('table ip monostack {',
     '  chain prerouting {', '    type nat hook prerouting priority dstnat; policy accept;', ...pre.map((l) => `    ${l}`), '  }',
     // the router's own connections to a floating IP (and ping from inside for checks)
-    '  chain output {', '    type nat hook output priority -100; policy accept;', ...pre.map((l) => `    ${l}`), '  }',
+    '  chain output {', '    type nat hook output priority -100; policy accept;', ...outPre.map((l) => `    ${l}`), '  }',
     '  chain postrouting {', '    type nat hook postrouting priority srcnat; policy accept;', ...post.map((l) => `    ${l}`), '  }',
     '}');
   return lines.join('\n') + '\n';
@@ -69,7 +77,7 @@ export async function ensureNsVeth(ns: string, w: WantLink, nsLinks: Set<string>
 
 const withLen = (i: RouterInterfaceSpec): string => `${i.ip_address}/${parseCidr(i.cidr).len}`;
 
-export async function ensureRouter(r: RouterSpec, bridgeOf: (networkId: string) => string, mtuOf: (networkId: string) => number | undefined): Promise<void> {
+export async function ensureRouter(r: RouterSpec, bridgeOf: (networkId: string) => string, mtuOf: (networkId: string) => number | undefined, metadata = false): Promise<void> {
   const ns = routerNamespace(r.id);
   await ensureNamespace(ns);
   // this namespace's own sysctls, never the host's
@@ -105,5 +113,5 @@ export async function ensureRouter(r: RouterSpec, bridgeOf: (networkId: string) 
   for (const l of routeLines) {
     try { await ipBatch([l], ns); } catch (e) { if (!l.startsWith('route del')) throw e; }
   }
-  await nsExec(ns, 'nft', ['-f', '-'], compileRouterNat(r));
+  await nsExec(ns, 'nft', ['-f', '-'], compileRouterNat(r, metadata));
 }
