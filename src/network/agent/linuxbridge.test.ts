@@ -280,6 +280,10 @@ test('linuxbridge data plane on real namespaces', { skip: reason }, async (t) =>
     assert.equal(JSON.parse(body3).uuid, INST2);
     assert.equal(novaSeen[0]!['x-forwarded-for'], '10.91.0.12');
     await run('ip', ['-n', 'mst-g2', 'route', 'replace', '169.254.169.254/32', 'via', '10.91.0.2']);
+    // the router's proxy port is not reachable from the external network
+    // (no HTTP answer at all, not even the agent's 404)
+    await assert.rejects(inNs('mst-ext', 'timeout', ['1', 'busybox', 'wget', '-q', '-O', '-', 'http://172.31.250.10:9697/latest/meta-data/instance-id']),
+      (e: Error) => !/HTTP\//.test(e.message));
   });
 
   await t.test('a port change reloads dnsmasq (SIGHUP, same process); a restarted agent adopts it', async () => {

@@ -46,6 +46,9 @@ export function compileRouterNat(r: RouterSpec, metadata = false): string {
     // the router's own connections to a floating IP (and ping from inside for checks)
     '  chain output {', '    type nat hook output priority -100; policy accept;', ...outPre.map((l) => `    ${l}`), '  }',
     '  chain postrouting {', '    type nat hook postrouting priority srcnat; policy accept;', ...post.map((l) => `    ${l}`), '  }',
+    // the proxy's port is for redirected guest requests only, never reachable from the external side
+    ...(metadata ? ['  chain input {', '    type filter hook input priority 0; policy accept;',
+      `    tcp dport ${ROUTER_METADATA_PORT} iifname != "qr-*" drop`, '  }'] : []),
     '}');
   return lines.join('\n') + '\n';
 }
