@@ -8,7 +8,8 @@ export * from './driver.js';
 export { LinuxBridgeDataplane, type LinuxBridgeOptions, type VxlanOptions } from './linuxbridge.js';
 export { NoopDataplane } from './noop.js';
 export { MetadataAgent, lookupFromState, signInstanceId, type MetadataAgentOptions, type MetadataLookup } from './metadata.js';
-export { countResources, type ResourceCounts } from './resources.js';
+export { countResources, type ResourceCounts, type ResourceScope } from './resources.js';
+export { findOrphans, removeOrphans, type Orphan } from './orphans.js';
 export { measureRuleChange, PingStream, type RuleChangeTiming } from './measure.js';
 
 export function createDataplane(kind: 'noop' | 'linuxbridge', opts: LinuxBridgeOptions): NetworkDataplane {

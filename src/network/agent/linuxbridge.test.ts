@@ -19,6 +19,7 @@ import { measureRuleChange, PingStream } from './measure.js';
 import { lookupFromState, MetadataAgent, signInstanceId } from './metadata.js';
 import { bridgeName, dhcpNamespace, vlanName } from './names.js';
 import { countResources, type ResourceCounts, type ResourceScope } from './resources.js';
+import { findOrphans, removeOrphans } from './orphans.js';
 
 const TEST_PREFIX = 'mst-';
 const TABLE = `monostack_t${process.pid}`;
@@ -384,4 +385,25 @@ test('VXLAN between two "hosts" (test namespaces, each running the driver inside
     for (const h of hosts) { await run('ip', ['netns', 'delete', h.guest]).catch(() => undefined); await run('ip', ['netns', 'delete', h.ns]).catch(() => undefined); }
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+test('orphans: a DHCP namespace whose state directory was deleted without teardown is found and removed', { skip: reason }, async () => {
+  const NETO = randomUUID();
+  const dir = await mkdtemp('/tmp/mst-dataplane-orphan-');
+  const sc: ResourceScope = { ids: [NETO], stateDir: dir, tables: [`${TABLE}o`] };
+  const base = await countResources(sc);
+  const dpo = new LinuxBridgeDataplane({ stateDir: join(dir, 'state'), table: `${TABLE}o` });
+  await dpo.reconcile({
+    networks: [{ id: NETO, network_type: 'local' }],
+    subnets: [{ id: 'so', network_id: NETO, cidr: '10.93.0.0/24', ip_version: 4, gateway_ip: '10.93.0.1', enable_dhcp: true }],
+    ports: [{ id: randomUUID(), network_id: NETO, mac_address: 'fa:16:3e:00:93:02', device_owner: 'network:dhcp', fixed_ips: [{ subnet_id: 'so', ip_address: '10.93.0.2' }] }],
+    security_groups: [], routers: [],
+  });
+  assert.deepEqual(await findOrphans([NETO]), [], 'its state directory exists: not an orphan');
+  await rm(dir, { recursive: true, force: true });
+  const orphans = await findOrphans([NETO]);
+  assert.deepEqual(orphans.map((o) => o.namespace), [dhcpNamespace(NETO)]);
+  await removeOrphans(orphans);
+  for (let i = 0; i < 50 && (await countResources(sc)).links !== base.links; i++) await new Promise((r) => setTimeout(r, 50));
+  assert.deepEqual(await countResources(sc), base);
 });
