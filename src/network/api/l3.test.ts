@@ -145,6 +145,7 @@ async function scenario(svc: NetworkTestService): Promise<void> {
   fault(await A('DELETE', `/v2.0/networks/${n1.net.id}`), 409, 'NetworkInUse');
   fault(await A('DELETE', `/v2.0/ports/${p1.id}`), 409, 'ServicePortInUse');
   fault(await adm('DELETE', `/v2.0/networks/${ext.id}`), 409, 'NetworkInUse');
+  fault(await adm('PUT', `/v2.0/networks/${ext.id}`, { network: { 'router:external': false } }), 409, 'ExternalNetworkInUse');
 
   // Extra routes: nexthops on a connected subnet, not the router's own address.
   fault(await A('PUT', `/v2.0/routers/${r.id}`, { router: { routes: [{ destination: '192.168.0.0/24', nexthop: '10.9.9.9' }] } }), 400, 'InvalidRoutes', /the nexthop is not connected with router/);

@@ -14,7 +14,7 @@ import { checkAttrs, ownerOf } from './attrs.js';
 import { checkQuota } from './quota.js';
 import { fieldsOf, listResponse, project, type Obj } from './list.js';
 import type { ApiModule } from './router.js';
-import { deleteDisassociatedFloatingIps } from './l3-network.js';
+import { checkNoGatewayPorts, deleteDisassociatedFloatingIps } from './l3-network.js';
 
 type Row = Record<string, unknown>;
 
@@ -360,6 +360,7 @@ async function update(ctx: NetworkContext, req: FastifyRequest): Promise<Obj> {
         await trx.insertInto('neutron_rbac_policies').values({ id: newId(), project_id: row.project_id, object_type: 'network', object_id: id, target_project: '*', action: 'access_as_external' }).execute()
           .catch((e) => { if (!isUniqueViolation(e)) throw e; });
       } else {
+        await checkNoGatewayPorts(trx, id);
         await trx.deleteFrom('neutron_rbac_policies').where('object_type', '=', 'network').where('object_id', '=', id).where('action', '=', 'access_as_external').execute();
       }
     }
