@@ -20,6 +20,7 @@ import { formatIp, parseIp } from '../ipaddr.js';
 import { deleteL3Port, externalNetwork, insertL3Port, l3Tx, OWNER_FIP, OWNER_GW, OWNER_INTF } from './routers.js';
 import type { ApiModule } from './router.js';
 import type { IpRequest } from '../ipam.js';
+import { canSeeNetwork, loadNetworkRows, netAccess } from './networks.js';
 
 type Row = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -248,13 +249,27 @@ async function remove(ctx: NetworkContext, req: FastifyRequest, reply: { code(n:
   reply.code(204);
 }
 
+/** GET /v2.0/floatingip-pools (l3_fip_pools_db): the IPv4 subnets of the external networks the caller can use. */
+async function pools(ctx: NetworkContext, req: FastifyRequest): Promise<Obj> {
+  const c = caller(ctx, req);
+  enforce(ctx, c, 'get_floatingip_pool', { project_id: c.projectId, tenant_id: c.projectId });
+  const acc = await netAccess(ctx.db, c);
+  const nets = (await loadNetworkRows(ctx.db)).filter((n) => Number(n.external) && canSeeNetwork(c, n, acc)).map((n) => n.id as string);
+  const subs = nets.length ? (await ctx.db.selectFrom('neutron_subnets').select(['id', 'name', 'network_id', 'cidr']).where('network_id', 'in', nets).where('ip_version', '=', 4).execute()) as Row[] : [];
+  const items = subs.map((s) => ({ subnet_id: s.id, subnet_name: s.name, tenant_id: c.projectId, network_id: s.network_id, cidr: s.cidr }));
+  const keys = ['subnet_id', 'subnet_name', 'tenant_id', 'network_id', 'cidr'];
+  return listResponse(req, { collection: 'floatingip_pools', filters: keys, sorts: keys, maxLimit: ctx.cfg.network.pagination_max_limit }, items);
+}
+
 export const floatingIpsModule: ApiModule = {
   name: 'floatingips',
   extensions: [
+    { alias: 'floatingip-pools', name: 'Floating IP Pools Extension', description: 'Provides a floating IP pools API.', updated: '2018-03-21T10:00:00-00:00' },
     { alias: 'fip-port-details', name: 'Floating IP Port Details Extension', description: 'Add port_details attribute to Floating IP resource', updated: '2018-04-09T10:00:00-00:00' },
   ],
   routes: (ctx) => ({
     '/v2.0/floatingips': { GET: (req) => list(ctx, req), POST: (req, reply) => create(ctx, req, reply) },
+    '/v2.0/floatingip-pools': { GET: (req) => pools(ctx, req) },
     '/v2.0/floatingips/{id}': {
       GET: async (req) => { const c = caller(ctx, req); return { floatingip: project(await showFip(ctx, c, (req.params as { id: string }).id), fieldsOf(req)) }; },
       PUT: (req) => update(ctx, req), DELETE: (req, reply) => remove(ctx, req, reply),

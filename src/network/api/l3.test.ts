@@ -48,7 +48,7 @@ async function scenario(svc: NetworkTestService): Promise<void> {
   const ok = async (r: Promise<{ status: number; text: string; body: any }>, status = 200) => { const x = await r; assert.equal(x.status, status, x.text); return x.body; }; // eslint-disable-line @typescript-eslint/no-explicit-any
 
   const exts = (await ok(A('GET', '/v2.0/extensions'))).extensions.map((e: { alias: string }) => e.alias);
-  for (const a of ['router', 'ext-gw-mode', 'extraroute', 'extraroute-atomic', 'fip-port-details', 'router_availability_zone']) assert.ok(exts.includes(a), a);
+  for (const a of ['router', 'ext-gw-mode', 'extraroute', 'extraroute-atomic', 'fip-port-details', 'floatingip-pools', 'router_availability_zone']) assert.ok(exts.includes(a), a);
   for (const a of ['l3-ha', 'dvr', 'l3-flavors']) assert.ok(!exts.includes(a), a);
 
   // The external network (admin) and alice's networks.
@@ -166,6 +166,9 @@ async function scenario(svc: NetworkTestService): Promise<void> {
   assert.deepEqual((await ok(A('GET', `/v2.0/routers?tags=blue`))).routers.map((x: { id: string }) => x.id), [r.id]);
 
   // Floating IPs.
+  const pools = (await ok(A('GET', '/v2.0/floatingip-pools'))).floatingip_pools;
+  assert.deepEqual(pools.filter((x: { network_id: string }) => x.network_id === ext.id), [{ subnet_id: extSub.id, subnet_name: extSub.name, tenant_id: alice.id, network_id: ext.id, cidr: '172.24.4.0/24' }]);
+  assert.ok(!pools.some((x: { network_id: string }) => x.network_id === n1.net.id));
   fault(await A('POST', '/v2.0/floatingips', { floatingip: { floating_network_id: n1.net.id } }), 400, 'BadRequest', /is not a valid external network/);
   fault(await A('POST', '/v2.0/floatingips', { floatingip: {} }), 400, 'HTTPBadRequest');
   fault(await A('POST', '/v2.0/floatingips', { floatingip: { floating_network_id: ext.id, floating_ip_address: '172.24.4.50' } }), 403, 'PolicyNotAuthorized');
