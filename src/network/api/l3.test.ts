@@ -139,6 +139,30 @@ async function scenario(svc: NetworkTestService): Promise<void> {
   const used = (await ok(A('POST', '/v2.0/ports', { port: { network_id: lonely.net.id, device_id: 'some-server' } }), 201)).port;
   fault(await A('PUT', `/v2.0/routers/${r.id}/add_router_interface`, { port_id: used.id }), 409, 'PortInUse');
 
+  // IPv6: a second prefix on the same network joins the router's existing IPv6 port.
+  const v6net = (await ok(A('POST', '/v2.0/networks', { network: { name: 'v6' } }), 201)).network;
+  const v6a = (await ok(A('POST', '/v2.0/subnets', { subnet: { network_id: v6net.id, ip_version: 6, cidr: '2001:db8:1::/64', ipv6_ra_mode: 'slaac', ipv6_address_mode: 'slaac' } }), 201)).subnet;
+  const v6b = (await ok(A('POST', '/v2.0/subnets', { subnet: { network_id: v6net.id, ip_version: 6, cidr: '2001:db8:2::/64', ipv6_ra_mode: 'slaac', ipv6_address_mode: 'slaac' } }), 201)).subnet;
+  const i6a = await ok(A('PUT', `/v2.0/routers/${r.id}/add_router_interface`, { subnet_id: v6a.id }));
+  const i6b = await ok(A('PUT', `/v2.0/routers/${r.id}/add_router_interface`, { subnet_id: v6b.id }));
+  assert.equal(i6b.port_id, i6a.port_id);
+  assert.deepEqual(i6b.subnet_ids, [v6b.id]);
+  assert.deepEqual((await ok(A('GET', `/v2.0/ports/${i6a.port_id}`))).port.fixed_ips.map((f: { ip_address: string }) => f.ip_address).sort(), ['2001:db8:1::1', '2001:db8:2::1']);
+  const v6ext = (await ok(A('PUT', `/v2.0/routers/${r.id}/remove_router_interface`, { subnet_id: v6a.id })));
+  assert.equal(v6ext.port_id, i6a.port_id);
+  assert.deepEqual((await ok(A('GET', `/v2.0/ports/${i6a.port_id}`))).port.fixed_ips, [{ subnet_id: v6b.id, ip_address: '2001:db8:2::1' }]);
+  await ok(A('PUT', `/v2.0/routers/${r.id}/remove_router_interface`, { subnet_id: v6b.id }));
+  fault(await A('GET', `/v2.0/ports/${i6a.port_id}`), 404, 'PortNotFound');
+  // A port outside the pool of a subnet the caller does not own (an admin's shared network) is refused.
+  const shnet = (await ok(adm('POST', '/v2.0/networks', { network: { name: 'sh', shared: true } }), 201)).network;
+  const shsub = (await ok(adm('POST', '/v2.0/subnets', { subnet: { network_id: shnet.id, ip_version: 4, cidr: '10.0.9.0/24', allocation_pools: [{ start: '10.0.9.100', end: '10.0.9.200' }] } }), 201)).subnet;
+  const outside = (await ok(adm('POST', '/v2.0/ports', { port: { network_id: shnet.id, project_id: alice.id, fixed_ips: [{ subnet_id: shsub.id, ip_address: '10.0.9.5' }] } }), 201)).port;
+  fault(await A('PUT', `/v2.0/routers/${r.id}/add_router_interface`, { port_id: outside.id }), 400, 'BadRequest', /out of the allocation pool/);
+  assert.equal((await adm('DELETE', `/v2.0/ports/${outside.id}`)).status, 204);
+  assert.equal((await adm('DELETE', `/v2.0/networks/${shnet.id}`)).status, 204);
+  // The port taken over keeps its security groups (router ports are not filtered, Neutron shows them).
+  assert.deepEqual(own2.security_groups, own.security_groups);
+
   // In use: the router, its subnets and networks, its ports through the port API.
   fault(await A('DELETE', `/v2.0/routers/${r.id}`), 409, 'RouterInUse', new RegExp(`Router ${r.id} still has ports`));
   fault(await A('DELETE', `/v2.0/subnets/${n1.sub.id}`), 409, 'SubnetInUse');

@@ -451,6 +451,21 @@ async function addInterface(ctx: NetworkContext, req: FastifyRequest): Promise<O
     checkAddressMode(s);
     const port = await l3Tx(ctx, async (trx) => {
       await checkDupSubnets(trx, id, [{ id: s.id, cidr: s.cidr }]);
+      if (Number(s.ip_version) === 6) {
+        // Another IPv6 prefix on a network the router already has an IPv6 port on: the address is
+        // added to that port (Neutron's multi-prefix router port).
+        const v6 = (await trx.selectFrom('neutron_ports as p').innerJoin('neutron_ipallocations as a', 'a.port_id', 'p.id').select(['p.id', 'p.project_id', 'a.ip_address'])
+          .where('p.device_id', '=', id).where('p.device_owner', '=', OWNER_INTF).where('p.network_id', '=', s.network_id).execute()) as Row[];
+        const host = v6.find((x) => String(x.ip_address).includes(':'));
+        if (host) {
+          const taken = await trx.selectFrom('neutron_ipallocations').select('port_id').where('subnet_id', '=', s.id).where('ip_address', '=', s.gateway_ip).executeTakeFirst();
+          if (taken) throw conflict('IpAddressAlreadyAllocated', `IP address ${String(s.gateway_ip)} already allocated in subnet ${String(s.id)}`);
+          await trx.insertInto('neutron_ipallocations').values({ subnet_id: s.id, ip_address: s.gateway_ip, port_id: host.id, network_id: s.network_id }).execute();
+          await bump(trx, 'neutron_ports', host.id, stamp());
+          await bump(trx, 'neutron_routers', id, stamp());
+          return { id: host.id, project_id: host.project_id, network_id: s.network_id };
+        }
+      }
       const p = await insertL3Port(ctx, trx, { project_id: router.project_id, network_id: s.network_id, device_owner: OWNER_INTF, device_id: id, status: 'ACTIVE',
         requests: [{ subnet_id: s.id, ip_address: s.gateway_ip }] });
       await bump(trx, 'neutron_routers', id, stamp());
@@ -476,8 +491,23 @@ async function addInterface(ctx: NetworkContext, req: FastifyRequest): Promise<O
     for (const s of subs) checkAddressMode(s);
     await checkDupSubnets(trx, id, subs.map((s) => ({ id: s.id, cidr: s.cidr })));
     if (subs.filter((s) => Number(s.ip_version) === 4).length > 1) throw badResource('router', 'Cannot have multiple IPv4 subnets on router port');
-    // A router port carries no security groups (Neutron's router ports are not filtered).
-    await trx.deleteFrom('neutron_port_security_groups').where('port_id', '=', portId).execute();
+    if (fixed.some((f) => f.ip_address.includes(':'))) {
+      const other = (await trx.selectFrom('neutron_ports as p').innerJoin('neutron_ipallocations as a', 'a.port_id', 'p.id').select(['p.id', 'a.ip_address'])
+        .where('p.device_id', '=', id).where('p.device_owner', '=', OWNER_INTF).where('p.network_id', '=', p.network_id).execute()) as Row[];
+      const v6 = other.find((x) => String(x.ip_address).includes(':'));
+      if (v6) throw badResource('router', `Cannot have multiple router ports with the same network id if both contain IPv6 subnets. Existing port ${String(v6.id)} has IPv6 subnet(s) and network id ${String(p.network_id)}`);
+    }
+    // _validate_port_in_range_or_admin: outside the pools only on the caller's own subnets.
+    if (!c.isAdmin) {
+      for (const f of fixed) {
+        const sub = subs.find((x) => x.id === f.subnet_id)!;
+        const ip = parseIp(f.ip_address)!.value;
+        const inPool = parse<{ start: string; end: string }[]>(sub.allocation_pools, []).some((r) => ip >= parseIp(r.start)!.value && ip <= parseIp(r.end)!.value);
+        if (!inPool && sub.project_id !== c.projectId) {
+          throw badResource('router', `Cannot add interface to router because specified port ${portId} has an IP address out of the allocation pool of subnet ${f.subnet_id}, which is not owned by the project making the request`);
+        }
+      }
+    }
     await trx.updateTable('neutron_ports').set({ device_id: id, device_owner: OWNER_INTF, status: 'ACTIVE' }).where('id', '=', portId).execute();
     await bump(trx, 'neutron_ports', portId, stamp());
     await bump(trx, 'neutron_routers', id, stamp());
