@@ -181,8 +181,11 @@ export function compileFirewall(state: HostNetworkState, table = NFT_TABLE, upli
   const devList = [...devices.keys()].sort();
   const markOf = new Map(devList.map((d, i) => [d, `0x${(base + i + 1).toString(16)}`]));
   for (const d of devList) markMap.push(`${q(d)} : ${markOf.get(d)}`);
-  const zones = devList.map((d) => `${markOf.get(d)} : ${zoneOf(devices.get(d)!)}`);
   const bridges = [...new Set(state.networks.map((n) => q(bridgeName(n.id))))];
+  // The zone goes by the bridge (the inet hooks see it as the input device), not by the port's
+  // mark: a device on the bridge that is no port (a router's or a test host's veth, an uplink)
+  // must land in the same zone, or the replies to its traffic would find no connection.
+  const zones = [...new Map(state.networks.map((n) => [q(bridgeName(n.id)), zoneOf(n.id)])).entries()].map(([b, z]) => `${b} : ${z}`);
   ports.forEach((p, i) => {
     const dev = q(p.tap_name!);
     const mark = markOf.get(p.tap_name!)!;
@@ -271,7 +274,7 @@ export function compileFirewall(state: HostNetworkState, table = NFT_TABLE, upli
   lines.push(`table inet ${table} {`, ...setDefs.map((l) => `  ${l}`),
     // one conntrack zone per network, set before conntrack (-200) sees the packet
     '  chain raw {', '    type filter hook prerouting priority raw; policy accept;',
-    guard, `    ct zone set meta mark map ${setOf(zones)}`, '  }',
+    guard, `    ct zone set iifname map ${setOf(zones.length ? zones : ['"msb-none" : 1'])}`, '  }',
     // after conntrack (-200): iif is the bridge port itself here
     '  chain prerouting {', '    type filter hook prerouting priority 0; policy accept;',
     guard, `    meta mark vmap ${setOf(egressMap)}`, '  }',
