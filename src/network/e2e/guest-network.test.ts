@@ -65,6 +65,7 @@ test('a guest on the seed\'s flat network: DHCP from the pool, its key from meta
   const hostEnd = `mstv${tag}`;
   let up: UpProcess | undefined;
   let netId = '';
+  let tap = '';
   try {
     up = await startUp({
       services: ['image', 'placement', 'network', 'compute'],
@@ -102,6 +103,7 @@ test('a guest on the seed\'s flat network: DHCP from the pool, its key from meta
       return s.status === 'ACTIVE' ? s : undefined;
     });
     const port = (await json('port', 'list', '--server', server.id))[0];
+    tap = `tap${String(port.ID).slice(0, 11)}`;
     const ip: string = port['Fixed IP Addresses'][0].ip_address;
     const last = Number(ip.split('.')[3]);
     assert.ok(ip.startsWith('192.168.1.') && last >= 140 && last <= 200, `address ${ip} from the pool`);
@@ -150,6 +152,7 @@ test('a guest on the seed\'s flat network: DHCP from the pool, its key from meta
       const dir = up.dataDir;
       await up.stop().catch(() => undefined);
       killGuestsUnder(dir);
+      if (tap) await run('ip', ['link', 'del', tap]).catch(() => undefined); // the guest's tap, when the test stopped before its delete
       await scopedCleanup(netId, dir);
       await up.close().catch(() => undefined);
     }
