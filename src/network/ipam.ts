@@ -45,6 +45,9 @@ export function parseFixedIps(v: unknown): IpRequest[] {
   return out;
 }
 
+/** The window of free addresses a random pick is made from (neutrondb_ipam's MAX_WIN). */
+const MAX_WIN = 1000;
+
 async function allocatedSet(trx: Tx, subnetId: string): Promise<Set<string>> {
   const rows = (await trx.selectFrom('neutron_ipallocations').select('ip_address').where('subnet_id', '=', subnetId).execute()) as { ip_address: string }[];
   return new Set(rows.map((r) => r.ip_address));
@@ -55,15 +58,15 @@ async function pickFree(trx: Tx, s: SubnetRow): Promise<string | undefined> {
   const used = await allocatedSet(trx, s.id);
   const version = Number(s.ip_version) as 4 | 6;
   const pools = JSON.parse(s.allocation_pools) as Pool[];
-  // Up to 64 free candidates, in pool order; one chosen at random among them.
+  // Up to 1000 free candidates in pool order (Neutron's MAX_WIN), one chosen at random among them.
   const cands: string[] = [];
   for (const p of pools) {
     let v = parseIp(p.start)!.value; const end = parseIp(p.end)!.value;
-    for (; v <= end && cands.length < 64; v++) {
+    for (; v <= end && cands.length < MAX_WIN; v++) {
       const t = formatIp({ version, value: v });
       if (!used.has(t)) cands.push(t);
     }
-    if (cands.length >= 64) break;
+    if (cands.length >= MAX_WIN) break;
   }
   if (!cands.length) return undefined;
   return cands[randomInt(cands.length)];
