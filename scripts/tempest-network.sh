@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs Tempest's network API tests (tempest.api.network) against a fresh `monostack up` with
-# identity and network, the way docs/conformance.md reports them:
+# identity and network (and placement + compute on the fake driver: the port binding tests take a
+# host name from the hypervisor list), the way docs/conformance.md reports them:
 #
 #   scripts/tempest-network.sh [--regex RE] [--concurrency N] [--results FILE] [-- extra tempest.sh args]
 #
@@ -29,8 +30,10 @@ for c in "$here/../shared/conformance/tempest.sh" /work/shared/conformance/tempe
 
 free_port() { node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
 work=$(mktemp -d /tmp/monostack-tempest-net-XXXXXX)
-export MONOSTACK_DEFAULT_DATA_DIR=$work/state MONOSTACK_DEFAULT_ENABLED_SERVICES=identity,network
+export MONOSTACK_DEFAULT_DATA_DIR=$work/state MONOSTACK_DEFAULT_ENABLED_SERVICES=identity,placement,network,compute
 export MONOSTACK_IDENTITY_PORT=$(free_port) MONOSTACK_IDENTITY_ADMIN_PORT=$(free_port) MONOSTACK_NETWORK_PORT=$(free_port)
+export MONOSTACK_PLACEMENT_PORT=$(free_port) MONOSTACK_COMPUTE_PORT=$(free_port) MONOSTACK_COMPUTE_METADATA_PORT=$(free_port) MONOSTACK_COMPUTE_NOVNCPROXY_PORT=$(free_port)
+export MONOSTACK_COMPUTE_COMPUTE_DRIVER=fake
 export MONOSTACK_IDENTITY_ADMIN_PASSWORD=tempest-admin
 # The API is under test, not the data plane: the agent runs with the noop driver (no bridges per test network).
 export MONOSTACK_NETWORK_DATAPLANE=${MONOSTACK_NETWORK_DATAPLANE:-noop}
@@ -54,7 +57,7 @@ exts=$(curl -sf -H "X-Auth-Token: $token" "http://127.0.0.1:$MONOSTACK_NETWORK_P
 public_id=$(openstack network create --external public -f value -c id)
 openstack subnet create --network public --subnet-range 172.24.4.0/24 --no-dhcp public-subnet >/dev/null
 
-"$harness" --services identity,network --regex "$regex" --concurrency "$concurrency" --results "$results" \
+"$harness" --services identity,network,compute --regex "$regex" --concurrency "$concurrency" --results "$results" \
   --set network-feature-enabled.api_extensions="$exts" \
   --set network-feature-enabled.ipv6=true --set network-feature-enabled.ipv6_subnet_attributes=true \
   --set network.project_network_cidr=10.100.0.0/16 --set network.project_network_mask_bits=28 \
