@@ -79,7 +79,12 @@ export async function openDatabase(url: string, dataDir: string): Promise<Databa
     display = `sqlite:${file}`;
   } else if (engine === 'postgres') {
     await ensureServerDatabase(engine, url);
-    dialect = new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max: 10 }) });
+    const pool = new pg.Pool({ connectionString: url, max: 10 });
+    // An idle connection the server ends (a restart, pg_terminate_backend, DROP DATABASE ... FORCE)
+    // is an 'error' event on the pool; unheard, it would crash the process. The pool drops that
+    // client and opens a new one on the next query.
+    pool.on('error', () => undefined);
+    dialect = new PostgresDialect({ pool });
   } else {
     await ensureServerDatabase(engine, url);
     const u = new URL(url.replace(/^mariadb/, 'mysql').replace('+pymysql', ''));
