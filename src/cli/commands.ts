@@ -127,12 +127,20 @@ export async function startCloud(c: Config, say: (line: string) => void = () => 
   const identity = await createIdentityService(c, log, bus, database);
   const passwords = serviceUserPasswords(c);
   const modules = enabledModules(c);
-  await bootstrap(identity.ctx, {
-    adminUser: c.identity.admin_user, adminPassword: password, adminProject: c.identity.admin_project,
-    adminRole: c.identity.admin_role, region: c.DEFAULT.region, services: catalogServices(c),
-    serviceUsers: modules.map((m) => ({ name: m.user, password: passwords[m.user]! })),
-  });
-  await identity.listen(c.DEFAULT.host, c.identity.port, c.identity.admin_port || undefined);
+  try {
+    await bootstrap(identity.ctx, {
+      adminUser: c.identity.admin_user, adminPassword: password, adminProject: c.identity.admin_project,
+      adminRole: c.identity.admin_role, region: c.DEFAULT.region, services: catalogServices(c),
+      serviceUsers: modules.map((m) => ({ name: m.user, password: passwords[m.user]! })),
+    });
+    await identity.listen(c.DEFAULT.host, c.identity.port, c.identity.admin_port || undefined);
+  } catch (e) {
+    // Nothing may outlive a failed start (a taken port): it would keep the process alive.
+    await identity.close().catch(() => undefined);
+    await bus.close().catch(() => undefined);
+    await database.close().catch(() => undefined);
+    throw e;
+  }
   writeOpenrc(openrc, c, password);
 
   const host = advertisedHost(c);

@@ -33,6 +33,20 @@ export interface ServiceModule {
   start(deps: ServiceDeps, host: string): Promise<RunningService>;
 }
 
+/**
+ * A service whose listen failed (a port taken) is closed before the error goes up: its timers,
+ * servers already bound and background work would otherwise keep the process alive for ever.
+ */
+async function listening<S extends RunningService>(svc: S, listen: () => Promise<unknown>): Promise<S> {
+  try {
+    await listen();
+  } catch (e) {
+    await svc.close().catch(() => undefined);
+    throw e;
+  }
+  return svc;
+}
+
 /** Every service module, in start order. Identity is started by `up` itself, before these. */
 export const SERVICE_MODULES: ServiceModule[] = [
   {
@@ -41,8 +55,7 @@ export const SERVICE_MODULES: ServiceModule[] = [
     catalog: { type: 'image', name: 'glance', description: 'OpenStack Image (monostack)', port: (c) => c.image.port, path: '' },
     async start(deps, host) {
       const svc = await createImageService({ cfg: deps.cfg, log: deps.log, bus: deps.bus, database: deps.database, validator: deps.validator, authUrl: deps.authUrl });
-      await svc.listen(host, deps.cfg.image.port);
-      return svc;
+      return listening(svc, () => svc.listen(host, deps.cfg.image.port));
     },
   },
   {
@@ -51,8 +64,7 @@ export const SERVICE_MODULES: ServiceModule[] = [
     catalog: { type: 'placement', name: 'placement', description: 'OpenStack Placement (monostack)', port: (c) => c.placement.port, path: '' },
     async start(deps, host) {
       const svc = await createPlacementService({ cfg: deps.cfg, log: deps.log, bus: deps.bus, database: deps.database, validator: deps.validator, authUrl: deps.authUrl });
-      await svc.listen(host, deps.cfg.placement.port);
-      return svc;
+      return listening(svc, () => svc.listen(host, deps.cfg.placement.port));
     },
   },
   {
@@ -62,8 +74,7 @@ export const SERVICE_MODULES: ServiceModule[] = [
     async start(deps, host) {
       const session = new ServiceSession({ authUrl: deps.authUrl, service: deps.service, region: deps.cfg.DEFAULT.region });
       const svc = await createNetworkService({ cfg: deps.cfg, log: deps.log, bus: deps.bus, database: deps.database, validator: deps.validator, authUrl: deps.authUrl, session });
-      await svc.listen(host, deps.cfg.network.port);
-      return svc;
+      return listening(svc, () => svc.listen(host, deps.cfg.network.port));
     },
   },
   {
@@ -73,8 +84,7 @@ export const SERVICE_MODULES: ServiceModule[] = [
     async start(deps, host) {
       const session = new ServiceSession({ authUrl: deps.authUrl, service: deps.service, region: deps.cfg.DEFAULT.region });
       const svc = await createComputeService({ cfg: deps.cfg, log: deps.log, bus: deps.bus, database: deps.database, validator: deps.validator, session });
-      await svc.listen(host, deps.cfg.compute.port);
-      return svc;
+      return listening(svc, () => svc.listen(host, deps.cfg.compute.port));
     },
   },
 ];

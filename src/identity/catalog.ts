@@ -9,9 +9,14 @@ export interface CatalogEntry {
   endpoints: Array<{ id: string; interface: string; region: string | null; region_id: string | null; url: string }>;
 }
 
-let cached: { generation: number; rows: Array<{ svc: { id: string; type: string; name: string }; eps: Array<{ id: string; interface: string; region_id: string | null; url: string }> }> } | undefined;
+type CatalogRows = Array<{ svc: { id: string; type: string; name: string }; eps: Array<{ id: string; interface: string; region_id: string | null; url: string }> }>;
 
-async function rawCatalog(ctx: IdentityContext) {
+// Per identity service (context), never per process: two clouds in one process (tests, a restart
+// in place) must not serve each other's endpoints.
+const cache = new WeakMap<IdentityContext, { generation: number; rows: CatalogRows }>();
+
+async function rawCatalog(ctx: IdentityContext): Promise<CatalogRows> {
+  const cached = cache.get(ctx);
   if (cached && cached.generation === ctx.generation) return cached.rows;
   const generation = ctx.generation;
   const services = await ctx.db.selectFrom('service').selectAll().where('enabled', '=', 1).orderBy('id').execute();
@@ -22,7 +27,7 @@ async function rawCatalog(ctx: IdentityContext) {
       .filter((e) => e.service_id === s.id)
       .map((e) => ({ id: e.id, interface: e.interface, region_id: e.region_id, url: e.url })),
   }));
-  cached = { generation, rows };
+  cache.set(ctx, { generation, rows });
   return rows;
 }
 

@@ -1,6 +1,6 @@
 // Shared by the end-to-end tests: where the checkout is, a free loopback port, the Tempest harness.
 
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,12 +16,34 @@ export function projectRoot(fromUrl: string = import.meta.url): string {
   return d;
 }
 
-/** A loopback port nobody listens on right now. */
-export function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
+/**
+ * A loopback port nobody listens on right now. It is drawn below the kernel's ephemeral range
+ * (net.ipv4.ip_local_port_range, 32768-60999 by default): a port the kernel hands out itself can be
+ * taken by any outgoing connection (a database client, an HTTP call) between this probe and the
+ * caller's listen — the EADDRINUSE flake CI once hit.
+ */
+export async function freePort(): Promise<number> {
+  const [lo, hi] = [20000, ephemeralLow() - 1];
+  for (let i = 0; i < 50; i++) {
+    const port = lo + Math.floor(Math.random() * (hi - lo + 1));
+    if (await canListen(port)) return port;
+  }
+  throw new Error(`no free loopback port in ${lo}-${hi}`);
+}
+
+function ephemeralLow(): number {
+  try {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    if (low > 21000) return low;
+  } catch { /* not Linux: the IANA default */ }
+  return 32768;
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((res) => {
     const s = createServer();
-    s.listen(0, '127.0.0.1', () => { const a = s.address(); s.close(() => res(typeof a === 'object' && a ? a.port : 0)); });
-    s.on('error', rej);
+    s.once('error', () => res(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => res(true)));
   });
 }
 
