@@ -6,7 +6,7 @@ import type { Config } from '../common/config.js';
 import type { Logger } from '../common/log.js';
 import type { Enforcer } from '../common/policy/enforcer.js';
 import { perr } from './api/http.js';
-import type { StoreDb } from './store/tx.js';
+import type { StoreDb } from '../common/db/tx.js';
 
 export interface PlacementContext extends StoreDb {
   cfg: Config;

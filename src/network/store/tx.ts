@@ -1,37 +1,7 @@
-// Write transactions for the network service: READ COMMITTED on PostgreSQL and MariaDB/MySQL and a
-// retry of the whole transaction on deadlocks, serialization failures and busy SQLite files. IP and
-// MAC uniqueness rely on unique constraints inside the transaction, not on locks.
+// The network service's write transactions are the shared ones of src/common/db/tx.ts (READ
+// COMMITTED and a retry on deadlocks, serialization failures and busy SQLite files). IP and MAC
+// uniqueness rely on unique constraints inside the transaction, not on locks. This module only
+// re-exports them, so the network store and API keep one import path.
 
-import type { Kysely, Transaction } from 'kysely';
-import type { Engine } from '../../common/db/index.js';
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type Db = Kysely<any>;
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type Tx = Transaction<any>;
-
-export interface StoreDb { db: Db; engine: Engine }
-
-function retryable(e: unknown): boolean {
-  const err = e as { code?: string; errno?: number };
-  return err?.code === '40P01' || err?.code === '40001' || err?.errno === 1213 || err?.errno === 1205
-    || err?.code === 'SQLITE_BUSY' || err?.code === 'SQLITE_BUSY_SNAPSHOT';
-}
-
-export async function writeTx<T>(s: StoreDb, fn: (trx: Tx) => Promise<T>): Promise<T> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      let b = s.db.transaction();
-      if (s.engine !== 'sqlite') b = b.setIsolationLevel('read committed');
-      return await b.execute(fn);
-    } catch (e) {
-      if (attempt < 20 && retryable(e)) {
-        await new Promise((r) => setTimeout(r, 2 + Math.random() * 10 * (attempt + 1)));
-        continue;
-      }
-      throw e;
-    }
-  }
-}
-
-export const nowIso = (): string => new Date().toISOString();
+export { writeTx, type Db, type Tx, type StoreDb } from '../../common/db/tx.js';
+export { nowIso } from '../../common/db/index.js';

@@ -9,7 +9,7 @@ import {
   createResourceClass, createTrait, deleteResourceClass, deleteTrait, isStandardResourceClass, isStandardTrait, listResourceClasses, listTraits,
   resourceClassExists, traitExists,
 } from '../store/providers.js';
-import { writeTx } from '../store/tx.js';
+import { writeTx } from '../../common/db/tx.js';
 
 const json = (reply: FastifyReply, status: number, body: unknown) => reply.code(status).header('content-type', 'application/json').send(JSON.stringify(body));
 const empty = (reply: FastifyReply, status: number) => reply.code(status).removeHeader('content-type').send();

@@ -12,10 +12,10 @@
 // waits and then sees this one's usage: providers are never oversubscribed, on any engine.
 
 import { sql } from 'kysely';
-import { isUniqueViolation } from '../../common/db/index.js';
+import { isUniqueViolation, nowIso } from '../../common/db/index.js';
 import { conflict, CODES } from '../api/http.js';
 import { resourceClassExists } from './providers.js';
-import { nowIso, writeTx, type Db, type StoreDb, type Tx } from './tx.js';
+import { writeTx, type Db, type StoreDb, type Tx } from '../../common/db/tx.js';
 
 export interface ConsumerWrite {
   consumer: string;

@@ -2,10 +2,10 @@
 // classes and traits. Functions throw Placement's API errors for the conditions Placement reports.
 
 import { sql } from 'kysely';
-import { isUniqueViolation, isForeignKeyViolation } from '../../common/db/index.js';
+import { isUniqueViolation, isForeignKeyViolation, nowIso } from '../../common/db/index.js';
 import { badRequest, conflict, notFound, CODES } from '../api/http.js';
 import { STANDARD_RESOURCE_CLASSES, STANDARD_TRAITS } from '../standard.js';
-import { nowIso, writeTx, type Db, type StoreDb, type Tx } from './tx.js';
+import { writeTx, type Db, type StoreDb, type Tx } from '../../common/db/tx.js';
 
 export interface Provider {
   uuid: string; name: string; generation: number;

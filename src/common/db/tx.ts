@@ -1,11 +1,11 @@
-// Write transactions for placement: READ COMMITTED on PostgreSQL and MariaDB/MySQL (a statement
-// after a row lock sees what the lock holder committed), and a retry of the whole transaction on
-// deadlocks, serialization failures and busy SQLite files. Every write that depends on capacity or
-// a generation first locks the provider rows it touches (generation = generation + 1, in uuid
-// order, so two writers never wait on each other in a cycle), then reads, then writes.
+// Write transactions shared by the services: READ COMMITTED on PostgreSQL and MariaDB/MySQL (a
+// statement after a row lock sees what the lock holder committed) and a retry of the whole
+// transaction on deadlocks, serialization failures and busy SQLite files. A service's own
+// consistency rules (placement locks provider rows by generation in uuid order; network relies on
+// unique constraints for IP and MAC uniqueness) live in that service's store, not here.
 
 import type { Kysely, Transaction } from 'kysely';
-import type { Engine } from '../../common/db/index.js';
+import type { Engine } from './index.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Db = Kysely<any>;
@@ -35,5 +35,3 @@ export async function writeTx<T>(s: StoreDb, fn: (trx: Tx) => Promise<T>): Promi
     }
   }
 }
-
-export const nowIso = (): string => new Date().toISOString();
