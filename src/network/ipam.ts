@@ -6,7 +6,7 @@
 // (another transaction took the address first); once the pools are empty the answer is 409
 // IpAddressGenerationFailure. SLAAC / DHCPv6-stateless subnets give EUI-64 addresses from the MAC.
 
-import { randomInt } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
 import type { Tx } from './store/tx.js';
 import { badRequest, conflict, invalidInput, pyRepr } from './api/http.js';
 import { contains, eui64, first, formatIp, last, parseCidr, parseIp } from './ipaddr.js';
@@ -45,24 +45,38 @@ export function parseFixedIps(v: unknown): IpRequest[] {
   return out;
 }
 
-/** The window of free addresses a random pick is made from (neutrondb_ipam's MAX_WIN). */
+/** The window of free addresses a full scan picks from at random (neutrondb_ipam's MAX_WIN). */
 const MAX_WIN = 1000;
+/** Random addresses probed per statement, and statements, before a sparse pick gives up and scans. */
+const PROBES = 16;
+const PROBE_ROUNDS = 3;
 
-async function allocatedSet(trx: Tx, subnetId: string): Promise<Set<string>> {
-  const rows = (await trx.selectFrom('neutron_ipallocations').select('ip_address').where('subnet_id', '=', subnetId).execute()) as { ip_address: string }[];
-  return new Set(rows.map((r) => r.ip_address));
-}
-
-/** A free address of the subnet's pools, or undefined when they are exhausted. */
+/**
+ * A free address of the subnet's pools, or undefined when they are exhausted. While the pools are
+ * sparse a few random addresses are probed with one indexed statement (the cost does not grow with
+ * the ports on the subnet); when the probes keep hitting taken addresses, the allocations are read
+ * and a free address is chosen at random among the first MAX_WIN free ones, as Neutron does.
+ */
 async function pickFree(trx: Tx, s: SubnetRow): Promise<string | undefined> {
-  const used = await allocatedSet(trx, s.id);
   const version = Number(s.ip_version) as 4 | 6;
-  const pools = JSON.parse(s.allocation_pools) as Pool[];
-  // Up to 1000 free candidates in pool order (Neutron's MAX_WIN), one chosen at random among them.
+  const pools = (JSON.parse(s.allocation_pools) as Pool[]).map((p) => ({ start: parseIp(p.start)!.value, end: parseIp(p.end)!.value }));
+  const total = pools.reduce((n, p) => n + (p.end - p.start + 1n), 0n);
+  if (total > BigInt(PROBES * 4)) {
+    for (let round = 0; round < PROBE_ROUNDS; round++) {
+      const cands = new Set<string>();
+      for (let i = 0; i < PROBES * 2 && cands.size < PROBES; i++) cands.add(formatIp({ version, value: poolAddress(pools, randomBigInt(total)) }));
+      const list = [...cands];
+      const taken = new Set(((await trx.selectFrom('neutron_ipallocations').select('ip_address')
+        .where('subnet_id', '=', s.id).where('ip_address', 'in', list).execute()) as { ip_address: string }[]).map((r) => r.ip_address));
+      const free = list.find((a) => !taken.has(a));
+      if (free) return free;
+    }
+  }
+  const rows = (await trx.selectFrom('neutron_ipallocations').select('ip_address').where('subnet_id', '=', s.id).execute()) as { ip_address: string }[];
+  const used = new Set(rows.map((r) => r.ip_address));
   const cands: string[] = [];
   for (const p of pools) {
-    let v = parseIp(p.start)!.value; const end = parseIp(p.end)!.value;
-    for (; v <= end && cands.length < MAX_WIN; v++) {
+    for (let v = p.start; v <= p.end && cands.length < MAX_WIN; v++) {
       const t = formatIp({ version, value: v });
       if (!used.has(t)) cands.push(t);
     }
@@ -70,6 +84,23 @@ async function pickFree(trx: Tx, s: SubnetRow): Promise<string | undefined> {
   }
   if (!cands.length) return undefined;
   return cands[randomInt(cands.length)];
+}
+
+/** The address at offset `i` of the pools taken one after the other. */
+function poolAddress(pools: { start: bigint; end: bigint }[], i: bigint): bigint {
+  for (const p of pools) {
+    const n = p.end - p.start + 1n;
+    if (i < n) return p.start + i;
+    i -= n;
+  }
+  throw new Error('offset outside the pools');
+}
+
+/** A uniform random integer in [0, n). */
+function randomBigInt(n: bigint): bigint {
+  if (n <= 0xffffffffffffn) return BigInt(randomInt(Number(n)));
+  const bytes = Math.ceil(n.toString(16).length / 2) + 8; // 64 spare bits make the modulo bias negligible
+  return BigInt('0x' + randomBytes(bytes).toString('hex')) % n;
 }
 
 export function exhausted(networkId: string) {
@@ -101,7 +132,7 @@ export async function allocate(trx: Tx, networkId: string, portId: string, mac: 
       }
     }
     if (!isRouterPort) for (const s of subnets.filter((x) => isAutoAddress(x))) await add(s.id, eui64(parseCidr(s.cidr)!, mac));
-    return out;
+    return inPortOrder(out, subnets);
   }
   for (const r of requests) {
     let s: SubnetRow | undefined;
@@ -134,7 +165,18 @@ export async function allocate(trx: Tx, networkId: string, portId: string, mac: 
       throw invalidInput(`Invalid data format for fixed IP: '{}'`);
     }
   }
-  return out;
+  return inPortOrder(out, subnets);
+}
+
+/** A port's fixed_ips in the order its API shows them: IPv4 first, then by subnet age, then address. */
+export function compareFixedIps(x: { ip_version: number | string; created_at: string; ip_address: string }, y: typeof x): number {
+  return Number(x.ip_version) - Number(y.ip_version) || (x.created_at < y.created_at ? -1 : x.created_at > y.created_at ? 1 : 0) || (x.ip_address < y.ip_address ? -1 : 1);
+}
+
+function inPortOrder(fixed: FixedIp[], subnets: SubnetRow[]): FixedIp[] {
+  const byId = new Map(subnets.map((s) => [s.id, s]));
+  const key = (f: FixedIp) => ({ ip_version: byId.get(f.subnet_id)!.ip_version, created_at: byId.get(f.subnet_id)!.created_at, ip_address: f.ip_address });
+  return fixed.map((f) => ({ f, k: key(f) })).sort((a, b) => compareFixedIps(a.k, b.k)).map((x) => x.f);
 }
 
 /** Not the network address (and, for IPv4, not the broadcast address) of a subnet. */

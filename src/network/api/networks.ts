@@ -81,6 +81,21 @@ function netTarget(d: Obj): Obj { return target(d); }
 function shown(ctx: NetworkContext, c: Caller, d: Obj): Obj { return stripByPolicy(ctx, c, 'network', d, netTarget(d)); }
 
 /** A network the caller may see, or 404 NetworkNotFound. */
+/**
+ * What a port create needs of its network: the row and whether it is shared with the caller, in
+ * two statements (the network, its RBAC grants to the caller) instead of the whole API dict.
+ */
+export async function networkForPort(db: Db | Tx, c: Caller, id: string): Promise<{ row: Row; shared: boolean }> {
+  const [row] = await loadNetworkRows(db, [id]);
+  const grants = row ? ((await db.selectFrom('neutron_rbac_policies').select('action').where('object_type', '=', 'network').where('object_id', '=', id)
+    .where('target_project', 'in', ['*', c.projectId]).execute()) as { action: string }[]).map((g) => g.action) : [];
+  const shared = grants.includes('access_as_shared');
+  if (!row || !(c.isAdmin || c.isAdvsvc || row.project_id === c.projectId || shared || grants.includes('access_as_external'))) {
+    throw notFound('NetworkNotFound', `Network ${id} could not be found.`);
+  }
+  return { row, shared };
+}
+
 export async function visibleNetwork(ctx: NetworkContext, db: Db | Tx, c: Caller, id: string): Promise<{ row: Row; dict: Obj; acc: NetAccess }> {
   const [row] = await loadNetworkRows(db, [id]);
   const acc = await netAccess(db, c);

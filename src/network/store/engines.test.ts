@@ -1,7 +1,7 @@
 // The network service on the three engines (SQLite, PostgreSQL, MariaDB/MySQL), through the HTTP
 // API, and the point of this file: IPAM never hands out an address twice. 50 concurrent port
 // creates on a /28 (13 addresses in its pool): exactly 13 succeed, the other 37 get 409
-// IpAddressGenerationFailure, and the 13 addresses are distinct. Concurrent project networks get
+// IpAddressGenerationFailure, and the 13 addresses are distinct; 140 on a /25 fill its 125 exactly. Concurrent project networks get
 // distinct VXLAN VNIs; a MAC is unique per network; a network with ports is in use.
 // CI starts the servers; MONOSTACK_TEST_SKIP_ENGINES=postgres,mysql (or 1) leaves them out.
 
@@ -67,6 +67,21 @@ for (const engine of ENGINES) {
       assert.equal((await a('DELETE', `/v2.0/ports/${ok[0]!.body.port.id}`)).status, 204);
       const again = await a('POST', '/v2.0/ports', { port: { network_id: netId, fixed_ips: [{ ip_address: ips[0] }] } });
       assert.equal(again.status, 201, again.text);
+
+      // A /25 (125 addresses): creates probe random addresses while the pool is sparse and read the
+      // whole subnet once the probes keep hitting taken ones; 140 concurrent creates fill it exactly.
+      const n3 = (await a('POST', '/v2.0/networks', { network: { name: 'n3' } })).body.network.id;
+      assert.equal((await a('POST', '/v2.0/subnets', { subnet: { network_id: n3, ip_version: 4, cidr: '10.11.0.0/25' } })).status, 201);
+      const wide = await Promise.all(Array.from({ length: 140 }, (_, i) => a('POST', '/v2.0/ports', { port: { network_id: n3, name: `w${i}` } })));
+      const wideOk = wide.filter((r) => r.status === 201);
+      assert.equal(wideOk.length, 125, wide.filter((r) => r.status !== 201 && r.status !== 409).map((r) => r.text).join('\n'));
+      assert.equal(wide.filter((r) => r.status === 409 && r.body.NeutronError.type === 'IpAddressGenerationFailure').length, 15);
+      const wideIps = wideOk.map((r) => r.body.port.fixed_ips[0].ip_address as string);
+      assert.equal(new Set(wideIps).size, 125);
+      for (const ip of wideIps) assert.ok(Number(ip.split('.')[3]) >= 2 && Number(ip.split('.')[3]) <= 126, ip);
+      // What a create answers is what is stored.
+      const shown = await a('GET', `/v2.0/ports/${wideOk[7]!.body.port.id}`);
+      assert.deepEqual(shown.body.port, wideOk[7]!.body.port);
 
       // Concurrent project networks: distinct VNIs.
       const nets = await Promise.all(Array.from({ length: 12 }, (_, i) => a('POST', '/v2.0/networks', { network: { name: `c${i}` } })));
