@@ -141,6 +141,14 @@ export async function callAgent<T>(ctx: ComputeContext, inst: InstanceRow, op: s
   }
 }
 
+/**
+ * Tells the instance's host to re-read its ports (the network info cache, as Nova's refresh_cache),
+ * so `addresses` and the metadata follow; best effort, a host that is down re-reads them on start.
+ */
+export async function refreshNetworkCache(ctx: ComputeContext, inst: InstanceRow | null | undefined): Promise<void> {
+  if (inst?.host) await ctx.bus.cast(agentTopic(inst.host), { op: 'refresh_network', uuid: inst.uuid } satisfies AgentMessage).catch(() => undefined);
+}
+
 /** Unshelve: a new placement for a shelved-offloaded instance, then the agent boots it from its snapshot. */
 export async function unshelveInstance(ctx: ComputeContext, inst: InstanceRow, requestId: string): Promise<void> {
   try {

@@ -7,6 +7,7 @@
 
 import type { ComputeContext } from './context.js';
 import { ApiError } from '../common/errors.js';
+import type { SessionRequest } from '../common/auth/session.js';
 
 /** One entry of the server's `networks` request, as Nova's NetworkRequest. */
 export interface RequestedNetwork { network_id?: string; port_id?: string; fixed_ip?: string; tag?: string }
@@ -63,23 +64,14 @@ export class NeutronError extends Error {
 
 /** A call to the network service: with the caller's token when given, else as the nova service user. */
 async function neutron<T = any>(ctx: ComputeContext, method: string, path: string, o: { body?: unknown; token?: string } = {}): Promise<T> { // eslint-disable-line @typescript-eslint/no-explicit-any
-  let res: Response;
-  if (o.token !== undefined) {
-    const base = await ctx.session.endpoint('network');
-    const headers: Record<string, string> = { 'X-Auth-Token': o.token, Accept: 'application/json' };
-    if (o.body !== undefined) headers['Content-Type'] = 'application/json';
-    res = await fetch(`${base}/v2.0${path}`, { method, headers, body: o.body === undefined ? undefined : JSON.stringify(o.body) });
-  } else {
-    res = await ctx.session.request('network', method, `/v2.0${path}`, o.body === undefined ? {} : { body: o.body });
+  const r: SessionRequest = o.body === undefined ? {} : { body: o.body };
+  if (o.token !== undefined) { r.token = o.token; r.headers = { Accept: 'application/json' }; }
+  const { status, body, text } = await ctx.session.json('network', method, `/v2.0${path}`, r);
+  if (status >= 400) {
+    const e = body?.NeutronError ?? {};
+    throw new NeutronError(status, String(e.type ?? ''), String(e.message ?? text ?? `HTTP ${status}`));
   }
-  const text = await res.text();
-  let parsed: any; // eslint-disable-line @typescript-eslint/no-explicit-any
-  try { parsed = text ? JSON.parse(text) : undefined; } catch { parsed = text; }
-  if (res.status >= 400) {
-    const e = parsed?.NeutronError ?? {};
-    throw new NeutronError(res.status, String(e.type ?? ''), String(e.message ?? text ?? `HTTP ${res.status}`));
-  }
-  return parsed as T;
+  return body as T;
 }
 
 const catalogChecks = new WeakMap<ComputeContext, { at: number; has: boolean }>();

@@ -5,6 +5,7 @@
 // (generation conflict or capacity), so two concurrent boots can never both take the last slot:
 // the loser moves on to the next candidate. Every rejection is recorded, so "No valid host" says why.
 
+import type { JsonReply } from '../common/auth/session.js';
 import { ApiError } from '../common/errors.js';
 import type { ComputeContext } from './context.js';
 import type { FlavorCopy } from './store/flavors.js';
@@ -43,12 +44,8 @@ export function flavorResources(f: FlavorCopy): Record<string, number> {
 
 const PLACEMENT_VERSION = 'placement 1.36';
 
-async function placementJson(ctx: ComputeContext, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> { // eslint-disable-line @typescript-eslint/no-explicit-any
-  const r = await ctx.session.request('placement', method, path, { body, headers: { 'OpenStack-API-Version': PLACEMENT_VERSION } });
-  const text = await r.text();
-  let parsed: unknown;
-  try { parsed = text ? JSON.parse(text) : undefined; } catch { parsed = text; }
-  return { status: r.status, body: parsed };
+async function placementJson(ctx: ComputeContext, method: string, path: string, body?: unknown): Promise<JsonReply> {
+  return ctx.session.json('placement', method, path, { body, headers: { 'OpenStack-API-Version': PLACEMENT_VERSION } });
 }
 
 export async function schedule(ctx: ComputeContext, req: ScheduleRequest): Promise<Placement> {

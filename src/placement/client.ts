@@ -4,7 +4,7 @@
 // (409 placement.concurrent_update) are retried on the fresh generation; claims are not retried:
 // a claim that does not fit returns false, a consumer generation conflict throws.
 
-import type { ServiceSession } from '../common/auth/session.js';
+import type { JsonReply, ServiceSession } from '../common/auth/session.js';
 
 export const PLACEMENT_VERSION = '1.39';
 
@@ -55,14 +55,10 @@ const TYPE = 'placement';
 export class PlacementClient {
   constructor(private session: ServiceSession, private opts: { retries?: number } = {}) {}
 
-  private async call(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> { // eslint-disable-line @typescript-eslint/no-explicit-any
-    const res = await this.session.request(TYPE, method, path, {
+  private async call(method: string, path: string, body?: unknown): Promise<JsonReply> {
+    return this.session.json(TYPE, method, path, {
       body, headers: { 'OpenStack-API-Version': `placement ${PLACEMENT_VERSION}`, Accept: 'application/json' },
     });
-    const text = await res.text();
-    let parsed: unknown;
-    try { parsed = text ? JSON.parse(text) : undefined; } catch { parsed = text; }
-    return { status: res.status, body: parsed };
   }
 
   private fail(r: { status: number; body: any }, what: string): PlacementError { // eslint-disable-line @typescript-eslint/no-explicit-any

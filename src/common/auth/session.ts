@@ -21,6 +21,27 @@ export interface SessionRequest {
   raw?: string | Uint8Array | ReadableStream<Uint8Array>;
   headers?: Record<string, string>;
   signal?: AbortSignal;
+  /**
+   * The caller's own token instead of the service user's (keystoneauth's per-request auth), so
+   * the other service decides what the caller may see; a 401 then is the answer, not retried.
+   */
+  token?: string;
+}
+
+/** An answer read whole: its status and its body parsed as JSON (the text when it is not JSON, undefined when empty). */
+export interface JsonReply {
+  status: number;
+  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  /** The body as received. */
+  text: string;
+}
+
+/** Reads an answer's body whole, parsing JSON where it is JSON. */
+export async function readJson(res: Response): Promise<JsonReply> {
+  const text = await res.text();
+  let body: unknown;
+  try { body = text ? JSON.parse(text) : undefined; } catch { body = text; }
+  return { status: res.status, body, text };
 }
 
 interface CatalogEntry { type: string; endpoints: { interface: string; region_id?: string; region?: string; url: string }[] }
@@ -84,7 +105,7 @@ export class ServiceSession {
   async request(type: string, method: string, path: string, r: SessionRequest = {}): Promise<Response> {
     const base = await this.endpoint(type);
     const send = async () => {
-      const headers: Record<string, string> = { ...(r.headers ?? {}), 'X-Auth-Token': await this.token() };
+      const headers: Record<string, string> = { ...(r.headers ?? {}), 'X-Auth-Token': r.token ?? await this.token() };
       let body: RequestInit["body"];
       if (r.body !== undefined) { body = JSON.stringify(r.body); headers['Content-Type'] ??= 'application/json'; }
       else if (r.raw !== undefined) body = r.raw as RequestInit["body"];
@@ -93,10 +114,15 @@ export class ServiceSession {
       return fetch(base + path, init);
     };
     let res = await send();
-    if (res.status === 401 && !(r.raw instanceof ReadableStream)) {
+    if (res.status === 401 && r.token === undefined && !(r.raw instanceof ReadableStream)) {
       this.invalidate();
       res = await send();
     }
     return res;
+  }
+
+  /** `request`, with the answer read whole and parsed as JSON (see readJson). */
+  async json(type: string, method: string, path: string, r: SessionRequest = {}): Promise<JsonReply> {
+    return readJson(await this.request(type, method, path, r));
   }
 }

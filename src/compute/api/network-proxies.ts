@@ -17,7 +17,7 @@ import { loadServer } from './common.js';
 import { addServerAction } from './server-actions.js';
 import { pyRepr, T, validateQuery, last } from './nova-schema.js';
 import { hasNetworkService, networkCall, NeutronError, type VifInfo } from '../network.js';
-import { agentTopic, type AgentMessage } from '../agent/manager.js';
+import { refreshNetworkCache } from '../conductor.js';
 import { getInstance, type InstanceRow } from '../store/instances.js';
 
 type Id = { Params: { id: string } };
@@ -45,11 +45,6 @@ async function find<R = Json>(ctx: ComputeContext, rc: RequestContext, path: str
 
 /** webob's HTTPGone, as Nova raises it for the nova-network APIs Neutron replaced. */
 const gone = () => new ApiError('Gone', 'This resource is no longer available. No forwarding address is given.');
-
-/** Tells the instance's host to re-read its ports (the network info cache), as Nova's refresh_cache. */
-async function refresh(ctx: ComputeContext, inst: InstanceRow | null | undefined): Promise<void> {
-  if (inst?.host) await ctx.bus.cast(agentTopic(inst.host), { op: 'refresh_network', uuid: inst.uuid } satisfies AgentMessage).catch(() => undefined);
-}
 
 // ---- security groups ----------------------------------------------------------------------------
 
@@ -494,7 +489,7 @@ function registerFloatingIps(app: FastifyInstance, ctx: ComputeContext): void {
       if (e instanceof NeutronError && e.status === 403) throw new ApiError('Forbidden', "You don't have permission to do this.");
       throw e;
     }
-    await refresh(ctx, inst);
+    await refreshNetworkCache(ctx, inst);
     reply.code(202);
     return reply.send();
   });
@@ -534,11 +529,11 @@ function registerFloatingIps(app: FastifyInstance, ctx: ComputeContext): void {
       if (e instanceof NeutronError) throw failed(e.message);
       throw e;
     }
-    await refresh(a.ctx, a.inst);
+    await refreshNetworkCache(a.ctx, a.inst);
     // Moved from another server: that server's cache loses it too.
     if (fip.port_id && fip.port_id !== port.id) {
       const old = (await find<{ port: { device_id: string } }>(a.ctx, a.rc, `/ports/${enc(fip.port_id)}`))?.port;
-      if (old?.device_id && old.device_id !== a.inst.uuid) await refresh(a.ctx, await getInstance(a.ctx.db, old.device_id));
+      if (old?.device_id && old.device_id !== a.inst.uuid) await refreshNetworkCache(a.ctx, await getInstance(a.ctx.db, old.device_id));
     }
     return undefined;
   });
@@ -560,7 +555,7 @@ function registerFloatingIps(app: FastifyInstance, ctx: ComputeContext): void {
       if (e instanceof NeutronError && e.status === 404) throw new ApiError('NotFound', 'floating IP not found');
       throw e;
     }
-    await refresh(a.ctx, a.inst);
+    await refreshNetworkCache(a.ctx, a.inst);
     return undefined;
   });
 

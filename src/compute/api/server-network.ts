@@ -10,9 +10,9 @@ import { authorize, requestContext } from '../context.js';
 import { loadServer } from './common.js';
 import { addServerAction } from './server-actions.js';
 import { hasNetworkService, networkCall, NeutronError, portsOf, showPort, updatePort, validateNetworks, type Port, type RequestedNetwork } from '../network.js';
-import { callAgent } from '../conductor.js';
+import { callAgent, refreshNetworkCache } from '../conductor.js';
 import { novaGroupViews } from './network-proxies.js';
-import { agentTopic, type AgentMessage, type AgentReply } from '../agent/manager.js';
+import type { AgentReply } from '../agent/manager.js';
 import type { InstanceRow } from '../store/instances.js';
 
 type P = { Params: { id: string; port?: string } };
@@ -47,11 +47,6 @@ function groupName(arg: unknown): string {
   if (name === undefined) throw new ApiError('BadRequest', 'Security group not specified');
   if (typeof name !== 'string' || name.trim() === '') throw new ApiError('BadRequest', 'Security group name cannot be empty');
   return name;
-}
-
-/** Tells the instance's host to re-read its ports, so `addresses` and the metadata follow. */
-async function refresh(ctx: ComputeContext, inst: InstanceRow): Promise<void> {
-  if (inst.host) await ctx.bus.cast(agentTopic(inst.host), { op: 'refresh_network', uuid: inst.uuid } satisfies AgentMessage).catch(() => undefined);
 }
 
 export function registerServerNetwork(app: FastifyInstance, ctx: ComputeContext): void {
@@ -154,7 +149,7 @@ export function registerServerNetwork(app: FastifyInstance, ctx: ComputeContext)
         throw e;
       });
     }
-    await refresh(a.ctx, a.inst);
+    await refreshNetworkCache(a.ctx, a.inst);
     return undefined;
   });
 
@@ -172,7 +167,7 @@ export function registerServerNetwork(app: FastifyInstance, ctx: ComputeContext)
       found = true;
     }
     if (!found) throw new ApiError('NotFound', `Security group ${name} not associated with the instance ${a.inst.uuid}`);
-    await refresh(a.ctx, a.inst);
+    await refreshNetworkCache(a.ctx, a.inst);
     return undefined;
   });
 }
