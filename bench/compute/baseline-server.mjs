@@ -9,50 +9,23 @@
 // policy, SQL, the image lookup, scheduling, the agent). No token is checked here.
 //
 //   node bench/compute/baseline-server.mjs --build-dir dist --data-dir /tmp/x [--port 0]
-// Prints `{"port":N}` on stdout once listening; exits cleanly on SIGTERM/SIGINT (so --cpu-prof is written).
+// Prints `{"port":N}` on stdout once listening; exits cleanly on SIGTERM/SIGINT (so --cpu-prof is
+// written): the frame is bench/lib/baseline.mjs.
 
-import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { mkdirSync } from 'node:fs';
-import { parseArgs } from 'node:util';
+import { serveBaseline } from '../lib/baseline.mjs';
 
-const { values: a } = parseArgs({
-  options: {
-    'build-dir': { type: 'string', default: 'dist' },
-    'data-dir': { type: 'string' },
-    port: { type: 'string', default: '0' },
-    host: { type: 'string', default: '127.0.0.1' },
-  },
+await serveBaseline(async ({ mod, createApiServer, logger }) => {
+  const { novaFault } = await mod('common/errors.js');
+  const app = createApiServer({
+    name: 'compute', fault: novaFault, logger, bodyLimit: 114688, untypedBodiesAreJson: true,
+    rewriteUrl: (url) => url.replace(/^\/v2(?:\.1)?\/[0-9a-f]{32}(?=\/|\?|$)/, '/v2.1'),
+  });
+  const small = { id: 'c2a3b0a1-e3c1-4a1f-8f0d-2a6b7e9c1d23', links: [{ rel: 'self', href: 'http://127.0.0.1/v2.1/servers/c2a3b0a1-e3c1-4a1f-8f0d-2a6b7e9c1d23' }], 'OS-DCF:diskConfig': 'MANUAL' };
+  app.get('/v2.1/bench', async () => ({ server: small }));
+  app.post('/v2.1/bench', async (req, reply) => {
+    const body = req.body ?? {};
+    reply.code(202);
+    return { server: { ...small, adminPass: typeof body.server?.name === 'string' ? body.server.name.slice(0, 12) : 'x' } };
+  });
+  return app;
 });
-if (!a['data-dir']) throw new Error('--data-dir is required');
-const build = resolve(a['build-dir']);
-const mod = (p) => import(pathToFileURL(join(build, p)).href);
-
-const { createApiServer } = await mod('common/http/server.js');
-const { createLogger } = await mod('common/log.js');
-const { novaFault } = await mod('common/errors.js');
-
-const dataDir = resolve(a['data-dir']);
-mkdirSync(dataDir, { recursive: true });
-const log = createLogger('info', join(dataDir, 'logs', 'monostack.log'));
-const app = createApiServer({
-  name: 'compute', fault: novaFault, logger: log, bodyLimit: 114688, untypedBodiesAreJson: true,
-  rewriteUrl: (url) => url.replace(/^\/v2(?:\.1)?\/[0-9a-f]{32}(?=\/|\?|$)/, '/v2.1'),
-});
-const small = { id: 'c2a3b0a1-e3c1-4a1f-8f0d-2a6b7e9c1d23', links: [{ rel: 'self', href: 'http://127.0.0.1/v2.1/servers/c2a3b0a1-e3c1-4a1f-8f0d-2a6b7e9c1d23' }], 'OS-DCF:diskConfig': 'MANUAL' };
-app.get('/v2.1/bench', async () => ({ server: small }));
-app.post('/v2.1/bench', async (req, reply) => {
-  const body = req.body ?? {};
-  reply.code(202);
-  return { server: { ...small, adminPass: typeof body.server?.name === 'string' ? body.server.name.slice(0, 12) : 'x' } };
-});
-await app.ready();
-await app.listen({ host: a.host, port: Number(a.port) });
-const addr = app.server.address();
-process.stdout.write(JSON.stringify({ port: typeof addr === 'object' && addr ? addr.port : 0 }) + '\n');
-
-const stop = async () => {
-  try { await app.close(); } finally { log.flush?.(); process.exit(0); }
-};
-process.on('SIGTERM', () => void stop());
-process.on('SIGINT', () => void stop());

@@ -48,17 +48,16 @@
 // children with --cpu-prof; --out JSON has each phase's window for bench/identity/profile-summary.mjs
 // (scenarios boot-seq, boot, delete, list, baseline-get, baseline-post). See bench/README.md.
 
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
-import { request as httpRequest } from 'node:http';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { randomBytes } from 'node:crypto';
 import {
-  log, nowUs, sleep, freePort, startChild, stopChild, call, must, passwordAuth, pool, percentile,
-  cpuSnapshot, cpuSplit, waitIdle, quietWait, measure as measureRun, markdownTable, fmt as f,
+  log, nowUs, sleep, freePort, stopChild, call, must, pool, requireBuild, startBaseline, startUp, projectToken, memberProject,
+  failed, singleGet, stats, sortNum, settle as settleRun, procCpu, pidsWith, cpuSnapshot, cpuSplit, measure as measureRun, markdownTable,
+  failedRequests, reportCells, fmt as f,
 } from '../lib/bench.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -109,10 +108,7 @@ const qemuRuns = Number(a['qemu-runs']);
 const waitQuiet = Number(a['wait-quiet']);
 const MARGIN_MS = 500; // the poller's changes-since overlap (a row's updated_at precedes its commit)
 const MARKER = 'monostack test guest booted';
-if (!existsSync(join(build, 'cli', 'main.js'))) {
-  process.stderr.write(`no build at ${build} (expected cli/main.js): run \`npm run build\` or pass --build-dir\n`);
-  process.exit(2);
-}
+requireBuild(build);
 
 // The real Nova on this machine (Debian 12, libvirt/QEMU, from the issue) and OpenStack's published
 // fake-driver scale test; the goals.
@@ -127,44 +123,16 @@ const GOALS = { bootsPerS: 100, seqActiveP50Ms: 50, listMs: 200, markerS: 5 };
 
 const V = { 'OpenStack-API-Version': 'compute 2.93' };
 const measure = (label, opts, connections, pid) => measureRun(label, opts, connections, pid, { warmup, duration, waitQuiet });
-const sortNum = (xs) => [...xs].sort((x, y) => x - y);
 const median = (xs) => { const s = sortNum(xs); return s.length ? (s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2) : null; };
-const stats = (xs) => { const s = sortNum(xs); return { n: s.length, p50: percentile(s, 50), p99: percentile(s, 99), max: s.length ? s[s.length - 1] : null, mean: s.length ? s.reduce((x, y) => x + y, 0) / s.length : null }; };
 /** launched_at as the API shows it ("2026-11-25T18:51:47.452000", UTC, no zone) in ms since the epoch. */
 const launchedMs = (s) => (s ? Date.parse(/[zZ]|[+-]\d\d:\d\d$/.test(s) ? s : `${s}Z`) : NaN);
 
-async function settle(pid) {
-  await waitIdle(pid);
-  if (waitQuiet > 0) {
-    const other = await quietWait(pid, waitQuiet);
-    if (other !== null && other >= 0.25) log(`machine not quiet after ${waitQuiet} s (${other.toFixed(2)} cores used by others); measuring anyway`);
-  }
-}
+const settle = (pid) => settleRun(pid, waitQuiet);
 
 /** CPU split of a phase as the results carry it (per-operation server CPU over `ops`). */
 function phaseCpu(c0, c1, wallS, ops) {
   const s = cpuSplit(c0, c1, wallS);
   return s ? { serverCores: s.serverCores, loadGenCores: s.loadGenCores, otherCores: s.otherCores, serverMsPerRequest: ops ? (s.serverCpuS * 1000) / ops : null } : null;
-}
-
-/** One GET on a new connection (no keep-alive), timed to the last byte. */
-function singleGet(url, headers) {
-  return new Promise((res, rej) => {
-    const t0 = nowUs();
-    const req = httpRequest(url, { method: 'GET', headers, agent: false }, (r) => {
-      let bytes = 0;
-      r.on('data', (d) => { bytes += d.length; });
-      r.on('end', () => res({ ms: (nowUs() - t0) / 1000, status: r.statusCode, bytes }));
-      r.on('error', rej);
-    });
-    req.on('error', rej);
-    req.end();
-  });
-}
-
-/** A fault with the response body, for requests of the service under construction. */
-function failed(what, r) {
-  return new Error(`${what}: HTTP ${r.status}: ${r.text.slice(0, 1000)}`);
 }
 
 /**
@@ -218,13 +186,7 @@ function startWatcher(cmp, token, status, sinceWallMs, intervalMs) {
 }
 
 /** CPU seconds (user + system) a process has used so far, or null. */
-function procCpuS(pid) {
-  try {
-    const st = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const x = st.slice(st.lastIndexOf(')') + 2).split(' ');
-    return (Number(x[11]) + Number(x[12])) / 100;
-  } catch { return null; }
-}
+const procCpuS = (pid) => procCpu(pid)?.own ?? null;
 
 /** Pids of QEMU processes whose command line names the instance. */
 const qemuPids = (uuid) => pidsWith(uuid).filter((p) => { try { return readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0')[0].includes('qemu-system'); } catch { return false; } });
@@ -234,15 +196,6 @@ function which(cmd) {
   return null;
 }
 
-/** Pids of processes whose command line contains `needle` (QEMU guests of our data directory). */
-function pidsWith(needle) {
-  const out = [];
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try { if (readFileSync(`/proc/${d}/cmdline`, 'utf8').includes(needle)) out.push(Number(d)); } catch { /* gone */ }
-  }
-  return out;
-}
 
 // ---------------------------------------------------------------------------------------------
 
@@ -275,29 +228,18 @@ async function startCloud(name, extraEnv) {
   for (const v of ['IDENTITY_PORT', 'IDENTITY_ADMIN_PORT', 'IMAGE_PORT', 'PLACEMENT_PORT', 'COMPUTE_PORT', 'COMPUTE_METADATA_PORT', 'COMPUTE_NOVNCPROXY_PORT']) ports[v] = await freePort();
   const env = { MONOSTACK_DEFAULT_ENABLED_SERVICES: 'identity,image,placement,compute', ...extraEnv };
   for (const [k, p] of Object.entries(ports)) env[`MONOSTACK_${k}`] = String(p);
-  const adminPassword = randomBytes(12).toString('base64url');
-  const t0 = Date.now();
-  const m = await startChild(name, [join(build, 'cli', 'main.js'), 'up', '--data-dir', dir, '--admin-password', adminPassword],
-    (line) => (line.startsWith('monostack ready') ? true : undefined), { profileDir, env });
+  const { m, adminPassword, startS } = await startUp(name, build, dir, { env, profileDir });
   children.push(m.child);
-  const startS = (Date.now() - t0) / 1000;
   const ks = `http://127.0.0.1:${ports.IDENTITY_PORT}`;
   const cloud = { dir, m, startS, ks, img: `http://127.0.0.1:${ports.IMAGE_PORT}`, cmp: `http://127.0.0.1:${ports.COMPUTE_PORT}/v2.1` };
   log(`${name}: monostack up in ${startS.toFixed(1)} s (data dir ${dir}, compute ${cloud.cmp})`);
 
   // The admin; a project with a member user; its quota raised; a flavor; the user's token.
-  cloud.admin = must(await call(ks, 'POST', '/v3/auth/tokens', { body: passwordAuth('admin', adminPassword, 'admin') }), 201, 'admin token').headers.get('x-subject-token');
-  const proj = must(await call(ks, 'POST', '/v3/projects', { token: cloud.admin, body: { project: { name: 'bench-compute', domain_id: 'default' } } }), 201, 'project').body.project;
-  const userPassword = randomBytes(12).toString('base64url');
-  const user = must(await call(ks, 'POST', '/v3/users', { token: cloud.admin, body: { user: { name: 'bench-user', domain_id: 'default', password: userPassword, default_project_id: proj.id } } }), 201, 'user').body.user;
-  const roles = must(await call(ks, 'GET', '/v3/roles?name=member', { token: cloud.admin }), 200, 'roles').body.roles;
-  if (!roles.length) throw new Error('no member role after bootstrap');
-  must(await call(ks, 'PUT', `/v3/projects/${proj.id}/users/${user.id}/roles/${roles[0].id}`, { token: cloud.admin }), 204, 'grant member');
-  cloud.token = must(await call(ks, 'POST', '/v3/auth/tokens', { body: passwordAuth('bench-user', userPassword, 'bench-compute') }), 201, 'user token').headers.get('x-subject-token');
-  cloud.projectId = proj.id;
+  cloud.admin = await projectToken(ks, 'admin', adminPassword, 'admin', 'admin token');
+  ({ projectId: cloud.projectId, token: cloud.token } = await memberProject(ks, cloud.admin, 'bench-compute'));
   const big = Math.max(100_000, (nServers + nSeq) * 4);
-  const q = await call(cloud.cmp, 'PUT', `/os-quota-sets/${proj.id}`, { token: cloud.admin, headers: V, body: { quota_set: { instances: big, cores: big, ram: big * 1024 } } });
-  if (q.status !== 200) throw failed(`PUT /v2.1/os-quota-sets/${proj.id}`, q);
+  const q = await call(cloud.cmp, 'PUT', `/os-quota-sets/${cloud.projectId}`, { token: cloud.admin, headers: V, body: { quota_set: { instances: big, cores: big, ram: big * 1024 } } });
+  if (q.status !== 200) throw failed(`PUT /v2.1/os-quota-sets/${cloud.projectId}`, q);
   const fl = await call(cloud.cmp, 'POST', '/flavors', { token: cloud.admin, headers: V, body: { flavor: { name: 'bench.tiny', ram: 512, vcpus: 1, disk: 1 } } });
   if (fl.status !== 200) throw failed('POST /v2.1/flavors', fl);
   cloud.flavorId = fl.body.flavor.id;
@@ -353,12 +295,11 @@ try {
   if (only.has('baseline')) {
     const dir = mkdtempSync(join(tmpdir(), 'bench-baseline-'));
     tmpRoots.push(dir);
-    const b = await startChild('baseline', [join(here, 'baseline-server.mjs'), '--build-dir', build, '--data-dir', dir],
-      (line) => { try { return JSON.parse(line).port; } catch { return undefined; } }, { profileDir });
+    const b = await startBaseline(join(here, 'baseline-server.mjs'), build, dir, { profileDir });
     children.push(b.child);
-    const url = `http://127.0.0.1:${b.info}/v2.1/bench`;
-    must(await call(`http://127.0.0.1:${b.info}`, 'GET', '/v2.1/bench'), 200, 'baseline GET');
-    must(await call(`http://127.0.0.1:${b.info}`, 'POST', '/v2.1/bench', { body: { server: { name: 'x' } } }), 202, 'baseline POST');
+    const url = `${b.base}/v2.1/bench`;
+    must(await call(b.base, 'GET', '/v2.1/bench'), 200, 'baseline GET');
+    must(await call(b.base, 'POST', '/v2.1/bench', { body: { server: { name: 'x' } } }), 202, 'baseline POST');
     const postBody = JSON.stringify({ server: { name: 'bench-0001', imageRef: 'c2a3b0a1-e3c1-4a1f-8f0d-2a6b7e9c1d23', flavorRef: '1', networks: 'none' } });
     for (const c of [...new Set([...conns, conc])].sort((x, y) => x - y)) {
       results.push(await measure('baseline-get', { url, method: 'GET', headers: V }, c, b.child.pid));
@@ -599,13 +540,7 @@ try {
 meta.totalS = (Date.now() - started) / 1000;
 
 // ---- report ---------------------------------------------------------------------------------------------
-const bl = (kind, c) => results.find((r) => r.scenario === `baseline-${kind}` && r.connections === c);
-const ratio = (x, b) => (b && x !== null && x !== undefined ? (x / b).toPrecision(3) : '—');
-const cores = (cpu) => (cpu ? `${f(cpu.otherCores, 2)} cores` : '—');
-const msReq = (cpu) => (cpu ? f(cpu.serverMsPerRequest, 3) : '—');
-const met = (ok) => (ok ? 'yes' : 'MISSED');
-const missed = [];
-const judge = (what, ok) => { if (!ok) missed.push(what); return met(ok); };
+const { bl, ratio, cores, msReq, judge, missed } = reportCells(results);
 
 const head = ['scenario', 'conc', 'rate /s', 'p50 ms', 'p99 ms', '× baseline', 'Nova / scale test', 'goal', 'met', 'srv CPU ms/op', 'other CPU'];
 const rows = [];
@@ -658,8 +593,8 @@ out.push(`build ${meta.buildDir}; SQLite; ${[data.boot || data.sequential ? 'fak
 out.push('');
 out.push(...markdownTable(head, rows));
 out.push('');
-const bad = results.filter((r) => r.non2xx || r.errors || r.timeouts);
-if (bad.length) out.push(`WARNING: failed requests in ${bad.map((r) => `${r.scenario} c=${r.connections} (non-2xx ${r.non2xx}, errors ${r.errors}, timeouts ${r.timeouts})`).join('; ')}`);
+const bad = failedRequests(results);
+if (bad) out.push(bad);
 if (data.qemu?.skipped) out.push(`qemu scenario skipped: ${data.qemu.skipped}`);
 if (data.qemu?.runs) out.push(`qemu runs: ${data.qemu.runs.map((r) => `#${r.run}${r.firstUse ? ' (first use)' : ''} ACTIVE ${(r.activeMs / 1000).toFixed(2)} s, marker ${(r.markerMs / 1000).toFixed(2)} s (guest uptime then ${f(r.guestUptimeAtMarkerS, 2)} s; QEMU CPU ${f(r.qemuCpuS, 2)} s, machine busy ${f(r.machineBusyCores, 2)} of ${meta.cpus} cores), delete ${(r.deleteGoneMs / 1000).toFixed(2)} s`).join('; ')}`);
 out.push(`Goals: ≥ ${GOALS.bootsPerS} fake boots/s; sequential POST→ACTIVE p50 < ${GOALS.seqActiveP50Ms} ms; GET /servers/detail of 1,000 < ${GOALS.listMs} ms; real guest boot marker < ${GOALS.markerS} s (TCG). ${missed.length ? `MISSED: ${missed.join('; ')}.` : 'All goals measured here were met.'}`);

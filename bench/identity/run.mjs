@@ -15,14 +15,16 @@
 // --profile DIR starts the server children with --cpu-prof; the measured windows (monotonic clock,
 // microseconds) are written to the --out JSON so profile-summary.mjs can keep only those samples.
 
-import { mkdtempSync, rmSync, existsSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir, cpus, loadavg } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { randomBytes } from 'node:crypto';
 import Database from 'better-sqlite3';
-import { log, freePort, startChild, stopChild, call, must, passwordAuth, pool, measure as measureRun, markdownTable, fmt as f } from '../lib/bench.mjs';
+import {
+  log, freePort, stopChild, call, must, passwordAuth, pool, requireBuild, startBaseline, startUp, projectToken, memberProject,
+  measure as measureRun, markdownTable, failedRequests, fmt as f,
+} from '../lib/bench.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -56,10 +58,7 @@ const only = new Set(a.only.split(',').map((s) => s.trim()));
 const nProjects = Number(a.projects);
 const coldTokens = Number(a['cold-tokens']);
 const waitQuiet = Number(a['wait-quiet']);
-if (!existsSync(join(build, 'cli', 'main.js'))) {
-  process.stderr.write(`no build at ${build} (expected cli/main.js): run \`npm run build\` or pass --build-dir\n`);
-  process.exit(2);
-}
+requireBuild(build);
 
 // The real Keystone 22 (Zed-era policy, bcrypt 12, Fernet, uWSGI) measured on this same machine at
 // concurrency 16, and the goals for monostack expressed as multiples of it.
@@ -107,11 +106,10 @@ try {
   if (only.has('baseline')) {
     const dir = mkdtempSync(join(tmpdir(), 'bench-baseline-'));
     tmpRoots.push(dir);
-    const b = await startChild('baseline', [join(here, 'baseline-server.mjs'), '--build-dir', build, '--data-dir', dir],
-      (line) => { try { return JSON.parse(line).port; } catch { return undefined; } }, { profileDir });
+    const b = await startBaseline(join(here, 'baseline-server.mjs'), build, dir, { profileDir });
     children.push(b.child);
-    const url = `http://127.0.0.1:${b.info}/bench/hello`;
-    must(await call(`http://127.0.0.1:${b.info}`, 'GET', '/bench/hello'), 200, 'baseline');
+    const url = `${b.base}/bench/hello`;
+    must(await call(b.base, 'GET', '/bench/hello'), 200, 'baseline');
     for (const c of conns) results.push(await measure('baseline', { url, method: 'GET' }, c, b.child.pid));
     await b.stop();
   }
@@ -122,18 +120,16 @@ try {
     const dir = mkdtempSync(join(tmpdir(), 'bench-identity-'));
     tmpRoots.push(dir);
     const port = await freePort();
-    const adminPassword = randomBytes(12).toString('base64url');
-    const t0 = Date.now();
-    const m = await startChild('monostack', [join(build, 'cli', 'main.js'), 'up', '--data-dir', dir, '--port', String(port), '--admin-port', '0', '--admin-password', adminPassword],
-      // Identity alone, otherwise with its default configuration (the image service would also
-      // bind the fixed port 9292 and add the `service` project to the listing).
-      (line) => (line.startsWith('monostack ready') ? true : undefined), { profileDir, env: { MONOSTACK_DEFAULT_ENABLED_SERVICES: 'identity' } });
+    // Identity alone, otherwise with its default configuration (the image service would also
+    // bind the fixed port 9292 and add the `service` project to the listing).
+    const { m, adminPassword, startS } = await startUp('monostack', build, dir,
+      { args: ['--port', String(port), '--admin-port', '0'], profileDir, env: { MONOSTACK_DEFAULT_ENABLED_SERVICES: 'identity' } });
     children.push(m.child);
-    meta.serverStartS = (Date.now() - t0) / 1000;
+    meta.serverStartS = startS;
     const base = `http://127.0.0.1:${port}`;
     log(`monostack up on ${base} (data dir ${dir}) in ${meta.serverStartS.toFixed(1)} s`);
 
-    const adminTok = must(await call(base, 'POST', '/v3/auth/tokens', { body: passwordAuth('admin', adminPassword, 'admin') }), 201, 'admin token').headers.get('x-subject-token');
+    const adminTok = await projectToken(base, 'admin', adminPassword, 'admin', 'admin token');
 
     // Projects, through the API, 16 requests in flight.
     const t1 = Date.now();
@@ -144,18 +140,12 @@ try {
     log(`created ${nProjects} projects in ${meta.projectCreateS.toFixed(1)} s`);
 
     // The test user: member of its own project.
-    const userPassword = randomBytes(12).toString('base64url');
-    const proj = must(await call(base, 'POST', '/v3/projects', { token: adminTok, body: { project: { name: 'bench-user-project', domain_id: 'default' } } }), 201, 'user project').body.project;
-    const user = must(await call(base, 'POST', '/v3/users', { token: adminTok, body: { user: { name: 'bench-user', domain_id: 'default', password: userPassword, default_project_id: proj.id } } }), 201, 'user').body.user;
-    const roles = must(await call(base, 'GET', '/v3/roles?name=member', { token: adminTok }), 200, 'roles').body.roles;
-    if (!roles.length) throw new Error('no member role after bootstrap');
-    must(await call(base, 'PUT', `/v3/projects/${proj.id}/users/${user.id}/roles/${roles[0].id}`, { token: adminTok }), 204, 'grant member');
+    const { projectId, userId, password: userPassword, token: userTok } = await memberProject(base, adminTok, 'bench-user-project');
     const issueBody = JSON.stringify(passwordAuth('bench-user', userPassword, 'bench-user-project'));
-    const userTok = must(await call(base, 'POST', '/v3/auth/tokens', { body: JSON.parse(issueBody) }), 201, 'user token').headers.get('x-subject-token');
 
     // What the stored hashes say about the KDF and its cost.
     const db = new Database(join(dir, 'monostack.sqlite'), { readonly: true, fileMustExist: true });
-    const hash = db.prepare('SELECT password_hash FROM password WHERE user_id = ? ORDER BY created_at DESC').get(user.id)?.password_hash ?? '';
+    const hash = db.prepare('SELECT password_hash FROM password WHERE user_id = ? ORDER BY created_at DESC').get(userId)?.password_hash ?? '';
     db.close();
     const bm = /^\$(2[abxy])\$(\d\d)\$/.exec(hash);
     const sm = /^\$scrypt\$ln=(\d+),r=(\d+),p=(\d+)\$/.exec(hash);
@@ -186,7 +176,7 @@ try {
         // created just before, which bumps the identity generation so no validation is cached.
         const toks = [];
         await pool(coldTokens, 16, async () => {
-          const r = must(await call(base, 'POST', '/v3/auth/tokens', { body: { auth: { identity: { methods: ['token'], token: { id: userTok } }, scope: { project: { id: proj.id } } } } }), 201, 'token for validate-cold');
+          const r = must(await call(base, 'POST', '/v3/auth/tokens', { body: { auth: { identity: { methods: ['token'], token: { id: userTok } }, scope: { project: { id: projectId } } } } }), 201, 'token for validate-cold');
           toks.push(r.headers.get('x-subject-token'));
         });
         must(await call(base, 'POST', '/v3/projects', { token: adminTok, body: { project: { name: `bench-bump-${c}`, domain_id: 'default' } } }), 201, 'generation bump');
@@ -236,14 +226,14 @@ const rows = results.map((r) => [
   r.cpu ? f(r.cpu.serverMsPerRequest, 3) : '—',
   r.cpu ? `${f(r.cpu.otherCores, 2)} cores` : '—',
 ]);
-const bad = results.filter((r) => r.non2xx || r.errors || r.timeouts);
+const bad = failedRequests(results);
 const out = [];
 out.push(`monostack identity benchmark — ${meta.date}, node ${meta.node}, ${meta.cpus} CPUs (${meta.cpuModel}), load generator on the same CPUs`);
 out.push(`build ${meta.buildDir}; SQLite; password KDF ${meta.kdf ? (meta.kdf.algorithm === 'bcrypt' ? `bcrypt ${meta.kdf.variant} cost ${meta.kdf.cost}` : JSON.stringify(meta.kdf)) : 'n/a'}; autocannon keep-alive, ${duration} s per run after ${warmup} s warm-up`);
 out.push('');
 out.push(...markdownTable(head, rows));
 out.push('');
-if (bad.length) out.push(`WARNING: failed requests in ${bad.map((r) => `${r.scenario} c=${r.connections} (non-2xx ${r.non2xx}, errors ${r.errors}, timeouts ${r.timeouts})`).join('; ')}`);
+if (bad) out.push(bad);
 out.push(`Keystone 22 reference figures are at concurrency ${KEYSTONE_CONC} on this machine; goals: validation ≥ 30× (4,110 req/s), list ≥ 20× (400 req/s), token issue ≥ 1× at equal bcrypt cost 12.`);
 out.push('srv CPU ms/req: CPU time the server process used per 2xx response; other CPU: cores busy with processes other than the server and autocannon during the run (load from others on this shared machine makes the figures lower than they would be).');
 out.push(`setup: server start ${f(meta.serverStartS)} s, ${nProjects} projects created in ${f(meta.projectCreateS)} s; total ${f(meta.totalS)} s`);

@@ -42,12 +42,13 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { createHash, randomBytes, randomFillSync } from 'node:crypto';
+import { createHash, randomFillSync } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import { startGlance } from './glance.mjs';
 import {
-  log, nowUs, sleep, freePort, startChild, stopChild, call, must, passwordAuth, pool, percentile,
-  cpuSnapshot, threadCpu, threadCpuDelta, minorFaults, waitIdle, quietWait, measure as measureRun, markdownTable, fmt as f,
+  log, nowUs, sleep, freePort, stopChild, call, must, pool, percentile, requireBuild, startBaseline, startUp, projectToken,
+  cpuSnapshot, threadCpu, threadCpuDelta, minorFaults, waitIdle, settle as settleRun, measure as measureRun, markdownTable,
+  failedRequests, fmt as f,
 } from '../lib/bench.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -93,10 +94,7 @@ const nImages = Number(a.images);
 const nWalks = Number(a.walks);
 const waitQuiet = Number(a['wait-quiet']);
 const CHUNK = 1 << 20; // 1 MiB: the writer's and hashers' unit, the server's ring slot and store read size
-if (!existsSync(join(build, 'cli', 'main.js'))) {
-  process.stderr.write(`no build at ${build} (expected cli/main.js): run \`npm run build\` or pass --build-dir\n`);
-  process.exit(2);
-}
+requireBuild(build);
 
 // Glance 25 (Debian 12, file store, uWSGI) as an earlier session measured it, possibly on a faster
 // machine: the fallback for the × Glance column when --glance is not given or Glance cannot run.
@@ -129,13 +127,7 @@ async function seqGets(base, path, token, n) {
 const measure = (label, opts, connections, pid) => measureRun(label, opts, connections, pid, { warmup, duration, waitQuiet });
 
 /** With --wait-quiet, before a data-path measurement: wait until the machine is quiet. */
-async function settle(pid) {
-  if (pid) await waitIdle(pid);
-  if (waitQuiet > 0) {
-    const other = await quietWait(pid ?? process.pid, waitQuiet);
-    if (other !== null && other >= 0.25) log(`machine not quiet after ${waitQuiet} s (${other.toFixed(2)} cores used by others); measuring anyway`);
-  }
-}
+const settle = (pid) => settleRun(pid, waitQuiet);
 
 /** Runs fn (a limit, in this process) while accounting CPU: wall seconds, this process's CPU,
  * other processes' cores (a server that is up, pid, counts as other: it is idle meanwhile). */
@@ -343,12 +335,11 @@ try {
   // ---- baseline: trivial handlers on the same stack -----------------------------------------------
   if (only.has('baseline')) {
     const dir = join(root, 'baseline');
-    const b = await startChild('baseline', [join(here, 'baseline-server.mjs'), '--build-dir', build, '--data-dir', dir],
-      (line) => { try { return JSON.parse(line).port; } catch { return undefined; } }, { profileDir });
+    const b = await startBaseline(join(here, 'baseline-server.mjs'), build, dir, { profileDir });
     children.push(b.child);
-    const url = `http://127.0.0.1:${b.info}/bench/image`;
-    must(await call(`http://127.0.0.1:${b.info}`, 'GET', '/bench/image'), 200, 'baseline GET');
-    must(await call(`http://127.0.0.1:${b.info}`, 'POST', '/bench/image', { body: { name: 'x' } }), 201, 'baseline POST');
+    const url = `${b.base}/bench/image`;
+    must(await call(b.base, 'GET', '/bench/image'), 200, 'baseline GET');
+    must(await call(b.base, 'POST', '/bench/image', { body: { name: 'x' } }), 201, 'baseline POST');
     for (const c of conns) results.push(await measure('baseline-get', { url, method: 'GET' }, c, b.child.pid));
     for (const c of conns) results.push(await measure('baseline-post', { url, method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'bench-create', disk_format: 'raw', container_format: 'bare' }) }, c, b.child.pid));
     await b.stop();
@@ -359,18 +350,17 @@ try {
   if (want.length) {
     const port = await freePort();
     const imagePort = await freePort();
-    const adminPassword = randomBytes(12).toString('base64url');
-    const t0 = Date.now();
-    const m = await startChild('monostack', [join(build, 'cli', 'main.js'), 'up', '--data-dir', dataDir, '--port', String(port), '--admin-port', '0', '--admin-password', adminPassword],
-      (line) => (line.startsWith('monostack ready') ? true : undefined),
-      { profileDir, env: { MONOSTACK_DEFAULT_ENABLED_SERVICES: 'identity,image', MONOSTACK_IMAGE_PORT: String(imagePort) } });
+    const { m, adminPassword, startS } = await startUp('monostack', build, dataDir, {
+      args: ['--port', String(port), '--admin-port', '0'], profileDir,
+      env: { MONOSTACK_DEFAULT_ENABLED_SERVICES: 'identity,image', MONOSTACK_IMAGE_PORT: String(imagePort) },
+    });
     children.push(m.child);
     const pid = m.child.pid;
-    meta.serverStartS = (Date.now() - t0) / 1000;
+    meta.serverStartS = startS;
     const ks = `http://127.0.0.1:${port}`;
     const gl = `http://127.0.0.1:${imagePort}`;
     log(`monostack up: identity ${ks}, image ${gl} (data dir ${dataDir}) in ${meta.serverStartS.toFixed(1)} s`);
-    const token = must(await call(ks, 'POST', '/v3/auth/tokens', { body: passwordAuth('admin', adminPassword, 'admin') }), 201, 'admin token').headers.get('x-subject-token');
+    const token = await projectToken(ks, 'admin', adminPassword, 'admin', 'admin token');
     const createBody = (name) => ({ name, disk_format: 'raw', container_format: 'bare' });
     const createImage = async (name) => must(await call(gl, 'POST', '/v2/images', { token, body: createBody(name) }), 201, `create image ${name}`).body;
     let bigId = null;
@@ -668,8 +658,9 @@ if (data.listWalk) {
   const w = data.listWalk;
   rrows.push([`image list: every default page, following next (${w.pages} GETs, ${w.images} images)`, '1', '—', f(w.p50, 2), '—', '—', refCell('list1000Ms', ' ms', 1), `${f(REF.list1000Ms / w.p50)}×`, '—', '—', '—', '—']);
 }
-const bad = results.filter((r) => !r.scenario.startsWith('glance-') && (r.non2xx || r.errors || r.timeouts));
-const gbad = results.filter((r) => r.scenario.startsWith('glance-') && (r.non2xx || r.errors || r.timeouts));
+const bad = failedRequests(results.filter((r) => !r.scenario.startsWith('glance-')));
+const gbad = failedRequests(results.filter((r) => r.scenario.startsWith('glance-')),
+  'Glance\'s failed requests (autocannon counts a connection Glance closed under a request as an error, and its latencies of such runs are wrong, hence n/a; only 2xx responses count in req/s): ');
 
 const out = [];
 out.push(`monostack image benchmark — ${meta.date}, node ${meta.node}, ${meta.cpus} CPUs (${meta.cpuModel}), client and server on the same CPUs, loopback`);
@@ -677,8 +668,8 @@ out.push(`build ${meta.buildDir}; SQLite; file store in a temporary directory${m
 if (drows.length) { out.push(''); out.push(...markdownTable(dhead, drows)); }
 if (rrows.length) { out.push(''); out.push(...markdownTable(rhead, rrows)); }
 out.push('');
-if (gbad.length) out.push(`Glance's failed requests (autocannon counts a connection Glance closed under a request as an error, and its latencies of such runs are wrong, hence n/a; only 2xx responses count in req/s): ${gbad.map((r) => `${r.scenario} c=${r.connections} (non-2xx ${r.non2xx}, errors ${r.errors}, timeouts ${r.timeouts})`).join('; ')}`);
-if (bad.length) out.push(`WARNING: failed requests in ${bad.map((r) => `${r.scenario} c=${r.connections} (non-2xx ${r.non2xx}, errors ${r.errors}, timeouts ${r.timeouts})`).join('; ')}`);
+if (gbad) out.push(gbad);
+if (bad) out.push(bad);
 if (meta.glance) {
   out.push(`Glance ${meta.glance.version} (Debian 12, uWSGI ${meta.glance.processes} processes × ${meta.glance.threads} threads, file store, keystonemiddleware against the same identity service) measured in this run: ` +
     `upload ${f(measured.uploadMBps, 0)} MB/s, download ${f(measured.downloadMBps, 0)} MB/s, image-show ${f(measured.showRps)} req/s at c=${GLANCE_CONC}, 1,000-image list p50 ${f(measured.list1000Ms, 1)} ms. Its rows are marked "Glance 25:".`);

@@ -1,12 +1,16 @@
-// Helpers shared by the benchmarks (bench/identity/run.mjs, bench/image/run.mjs): starting server
-// children on free loopback ports, JSON API calls, autocannon runs with exact percentiles, waiting
-// for the server (and optionally the machine) to be idle, CPU accounting from /proc, and Markdown
-// tables. Everything logs to stderr as "[bench] ..." so stdout carries only the report.
+// Helpers shared by the benchmarks (bench/identity, image, compute, network run.mjs): starting server
+// children on free loopback ports (a bench's baseline server, `monostack up`), JSON API calls, a
+// project with a member user, autocannon runs with exact percentiles, waiting for the server (and
+// optionally the machine) to be idle, CPU accounting from /proc, and the report's cells and tables.
+// Everything logs to stderr as "[bench] ..." so stdout carries only the report.
 
 import { spawn } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { createServer } from 'node:net';
 import { cpus, loadavg } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
 import autocannon from 'autocannon';
 
 export const log = (s) => process.stderr.write(`[bench] ${s}\n`);
@@ -69,6 +73,32 @@ export function stopChild(child) {
   });
 }
 
+/** Exits (2) with a hint unless `build` holds a build (cli/main.js). */
+export function requireBuild(build) {
+  if (!existsSync(join(build, 'cli', 'main.js'))) {
+    process.stderr.write(`no build at ${build} (expected cli/main.js): run \`npm run build\` or pass --build-dir\n`);
+    process.exit(2);
+  }
+}
+
+/** A bench's baseline-server.mjs (bench/lib/baseline.mjs) as a child on a free port, once it listens:
+ * startChild's { child, info: port, stop } and `base`, its URL. */
+export async function startBaseline(script, build, dataDir, { profileDir } = {}) {
+  const b = await startChild('baseline', [script, '--build-dir', build, '--data-dir', dataDir],
+    (line) => { try { return JSON.parse(line).port; } catch { return undefined; } }, { profileDir });
+  return { ...b, base: `http://127.0.0.1:${b.info}` };
+}
+
+/** `node BUILD/cli/main.js up --data-dir DIR [args] --admin-password RANDOM` as a child, once it prints
+ * "monostack ready": { m (startChild's), adminPassword, startS (seconds to ready) }. */
+export async function startUp(name, build, dataDir, { args = [], env, profileDir } = {}) {
+  const adminPassword = randomBytes(12).toString('base64url');
+  const t0 = Date.now();
+  const m = await startChild(name, [join(build, 'cli', 'main.js'), 'up', '--data-dir', dataDir, ...args, '--admin-password', adminPassword],
+    (line) => (line.startsWith('monostack ready') ? true : undefined), { profileDir, env });
+  return { m, adminPassword, startS: (Date.now() - t0) / 1000 };
+}
+
 export async function call(base, method, path, { token, body, headers = {} } = {}) {
   const h = { ...headers };
   if (token) h['X-Auth-Token'] = token;
@@ -92,6 +122,43 @@ export const passwordAuth = (user, password, project) => ({
   },
 });
 
+/** A project-scoped token (POST /v3/auth/tokens on the identity service at `ks`). */
+export async function projectToken(ks, user, password, project, what = 'token') {
+  return must(await call(ks, 'POST', '/v3/auth/tokens', { body: passwordAuth(user, password, project) }), 201, what).headers.get('x-subject-token');
+}
+
+/** Through Keystone's API as the admin: a project, a user 'bench-user' (random password) with the
+ * member role on it, and that user's token: { projectId, userId, password, token }. */
+export async function memberProject(ks, adminToken, projectName) {
+  const proj = must(await call(ks, 'POST', '/v3/projects', { token: adminToken, body: { project: { name: projectName, domain_id: 'default' } } }), 201, 'project').body.project;
+  const userPassword = randomBytes(12).toString('base64url');
+  const user = must(await call(ks, 'POST', '/v3/users', { token: adminToken, body: { user: { name: 'bench-user', domain_id: 'default', password: userPassword, default_project_id: proj.id } } }), 201, 'user').body.user;
+  const roles = must(await call(ks, 'GET', '/v3/roles?name=member', { token: adminToken }), 200, 'roles').body.roles;
+  if (!roles.length) throw new Error('no member role after bootstrap');
+  must(await call(ks, 'PUT', `/v3/projects/${proj.id}/users/${user.id}/roles/${roles[0].id}`, { token: adminToken }), 204, 'grant member');
+  return { projectId: proj.id, userId: user.id, password: userPassword, token: await projectToken(ks, 'bench-user', userPassword, projectName, 'user token') };
+}
+
+/** A fault with the response body, for requests of the service under construction. */
+export function failed(what, r) {
+  return new Error(`${what}: HTTP ${r.status}: ${r.text.slice(0, 1000)}`);
+}
+
+/** One GET on a new connection (no keep-alive), timed to the last byte: { ms, status, body, bytes }. */
+export function singleGet(url, headers) {
+  return new Promise((res, rej) => {
+    const t0 = nowUs();
+    const req = httpRequest(url, { method: 'GET', headers, agent: false }, (r) => {
+      const chunks = [];
+      r.on('data', (d) => chunks.push(d));
+      r.on('end', () => { const ms = (nowUs() - t0) / 1000; const body = Buffer.concat(chunks); res({ ms, status: r.statusCode, body, bytes: body.length }); });
+      r.on('error', rej);
+    });
+    req.on('error', rej);
+    req.end();
+  });
+}
+
 /** Runs fn(0..n-1), `concurrency` at a time. */
 export async function pool(n, concurrency, fn) {
   let next = 0;
@@ -102,6 +169,10 @@ export async function pool(n, concurrency, fn) {
 
 /** The p-th percentile (nearest rank) of an ascending array, or null when empty. */
 export const percentile = (sorted, p) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] : null);
+
+export const sortNum = (xs) => [...xs].sort((x, y) => x - y);
+/** n, p50, p99 (nearest rank), max and mean of a list of numbers (nulls when empty). */
+export const stats = (xs) => { const s = sortNum(xs); return { n: s.length, p50: percentile(s, 50), p99: percentile(s, 99), max: s.length ? s[s.length - 1] : null, mean: s.length ? s.reduce((x, y) => x + y, 0) / s.length : null }; };
 
 /** One autocannon run. autocannon's own histogram keeps whole milliseconds, so the 2xx response
  * times (fractional ms, from its 'response' events) are also collected here for exact percentiles. */
@@ -145,6 +216,25 @@ export function cpuSnapshot(pid) {
     snap.busy = snap.total - (cpu[3] + cpu[4]) / TICK; // minus idle, iowait
   } catch { snap.server = null; /* not Linux */ }
   return snap;
+}
+
+/** CPU seconds of a process: its own (utime + stime) and its waited-for children's (cutime + cstime), or null. */
+export function procCpu(pid) {
+  try {
+    const st = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const x = st.slice(st.lastIndexOf(')') + 2).split(' ');
+    return { own: (Number(x[11]) + Number(x[12])) / TICK, children: (Number(x[13]) + Number(x[14])) / TICK };
+  } catch { return null; }
+}
+
+/** Pids of the processes (not this one) whose command line contains `needle`, e.g. a data directory. */
+export function pidsWith(needle) {
+  const out = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d) || Number(d) === process.pid) continue;
+    try { if (readFileSync(`/proc/${d}/cmdline`, 'utf8').includes(needle)) out.push(Number(d)); } catch { /* gone */ }
+  }
+  return out;
 }
 
 /** Minor page faults of a process so far (all threads), or null when not on Linux. */
@@ -223,16 +313,22 @@ export async function quietWait(pid, seconds) {
   return other;
 }
 
+/** Before a measurement: the server (pid, if any) idle, then with `waitQuiet` > 0 the machine quiet
+ * (quietWait), measuring anyway (and saying so) when it does not get quiet. */
+export async function settle(pid, waitQuiet = 0) {
+  if (pid) await waitIdle(pid);
+  if (waitQuiet > 0) {
+    const other = await quietWait(pid ?? process.pid, waitQuiet);
+    if (other !== null && other >= 0.25) log(`machine not quiet after ${waitQuiet} s (${other.toFixed(2)} cores used by others); measuring anyway`);
+  }
+}
+
 /** One measured autocannon run (after a warm-up run unless `cold`); `opts` are autocannon's.
  * `warmup`/`duration` in seconds; `waitQuiet` as quietWait's. A `cold` run is a fixed `amount`. */
 export async function measure(label, opts, connections, pid, { cold = false, warmup = 2, duration = 10, waitQuiet = 0 } = {}) {
   await waitIdle(pid);
   if (warmup > 0 && !cold) await cannon(opts, connections, warmup);
-  await waitIdle(pid);
-  if (waitQuiet > 0) {
-    const other = await quietWait(pid, waitQuiet);
-    if (other !== null && other >= 0.25) log(`machine not quiet after ${waitQuiet} s (${other.toFixed(2)} cores used by others); measuring anyway`);
-  }
+  await settle(pid, waitQuiet);
   const load = loadavg()[0];
   const c0 = cpuSnapshot(pid);
   const startUs = nowUs();
@@ -274,6 +370,12 @@ export async function measure(label, opts, connections, pid, { cold = false, war
   return res;
 }
 
+/** The report's line on runs with failed requests, or null when none failed. */
+export function failedRequests(results, prefix = 'WARNING: failed requests in ') {
+  const bad = results.filter((r) => r.non2xx || r.errors || r.timeouts);
+  return bad.length ? prefix + bad.map((r) => `${r.scenario} c=${r.connections} (non-2xx ${r.non2xx}, errors ${r.errors}, timeouts ${r.timeouts})`).join('; ') : null;
+}
+
 /** A Markdown table (first column left-aligned, the others right-aligned), as lines. */
 export function markdownTable(head, rows) {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
@@ -287,3 +389,18 @@ export function markdownTable(head, rows) {
 
 /** n formatted with d decimals, or an em dash for null/undefined. */
 export const fmt = (n, d = 1) => (n === null || n === undefined ? '—' : Number(n).toFixed(d));
+
+/** The cells of a report that compares scenarios with the same-stack baseline runs
+ * (scenario 'baseline-get' / 'baseline-post') and with goals; `missed` collects the goals judged missed. */
+export function reportCells(results) {
+  const missed = [];
+  return {
+    missed,
+    /** The baseline run of a kind ('get', 'post') at a concurrency. */
+    bl: (kind, c) => results.find((r) => r.scenario === `baseline-${kind}` && r.connections === c),
+    ratio: (x, b) => (b && x !== null && x !== undefined ? (x / b).toPrecision(3) : '—'),
+    cores: (cpu) => (cpu ? `${fmt(cpu.otherCores, 2)} cores` : '—'),
+    msReq: (cpu) => (cpu ? fmt(cpu.serverMsPerRequest, 3) : '—'),
+    judge: (what, ok) => { if (!ok) missed.push(what); return ok ? 'yes' : 'MISSED'; },
+  };
+}

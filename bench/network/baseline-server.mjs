@@ -8,50 +8,23 @@
 // IPAM, the agent's syncs). No token is checked here.
 //
 //   node bench/network/baseline-server.mjs --build-dir dist --data-dir /tmp/x [--port 0]
-// Prints `{"port":N}` on stdout once listening; exits cleanly on SIGTERM/SIGINT (so --cpu-prof is written).
+// Prints `{"port":N}` on stdout once listening; exits cleanly on SIGTERM/SIGINT (so --cpu-prof is
+// written): the frame is bench/lib/baseline.mjs.
 
-import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { mkdirSync } from 'node:fs';
-import { parseArgs } from 'node:util';
+import { serveBaseline } from '../lib/baseline.mjs';
 
-const { values: a } = parseArgs({
-  options: {
-    'build-dir': { type: 'string', default: 'dist' },
-    'data-dir': { type: 'string' },
-    port: { type: 'string', default: '0' },
-    host: { type: 'string', default: '127.0.0.1' },
-  },
+await serveBaseline(async ({ mod, createApiServer, logger }) => {
+  const { neutronFault } = await mod('network/api/http.js');
+  const app = createApiServer({ name: 'network', fault: neutronFault, logger, bodyLimit: 114688, untypedBodiesAreJson: true });
+  const small = {
+    id: '5f0d2a6b-7e9c-4d23-a1e3-c2a3b0a1c1d2', network_id: '0b5e6a1c-3d2f-4e8a-9b7c-1a2b3c4d5e6f', mac_address: 'fa:16:3e:12:34:56',
+    fixed_ips: [{ subnet_id: '7c1d2e3f-4a5b-4c6d-8e9f-0a1b2c3d4e5f', ip_address: '10.0.0.5' }], status: 'DOWN',
+  };
+  app.get('/v2.0/bench', async () => ({ port: small }));
+  app.post('/v2.0/bench', async (req, reply) => {
+    const body = req.body ?? {};
+    reply.code(201);
+    return { port: { ...small, name: typeof body.port?.name === 'string' ? body.port.name.slice(0, 64) : '' } };
+  });
+  return app;
 });
-if (!a['data-dir']) throw new Error('--data-dir is required');
-const build = resolve(a['build-dir']);
-const mod = (p) => import(pathToFileURL(join(build, p)).href);
-
-const { createApiServer } = await mod('common/http/server.js');
-const { createLogger } = await mod('common/log.js');
-const { neutronFault } = await mod('network/api/http.js');
-
-const dataDir = resolve(a['data-dir']);
-mkdirSync(dataDir, { recursive: true });
-const log = createLogger('info', join(dataDir, 'logs', 'monostack.log'));
-const app = createApiServer({ name: 'network', fault: neutronFault, logger: log, bodyLimit: 114688, untypedBodiesAreJson: true });
-const small = {
-  id: '5f0d2a6b-7e9c-4d23-a1e3-c2a3b0a1c1d2', network_id: '0b5e6a1c-3d2f-4e8a-9b7c-1a2b3c4d5e6f', mac_address: 'fa:16:3e:12:34:56',
-  fixed_ips: [{ subnet_id: '7c1d2e3f-4a5b-4c6d-8e9f-0a1b2c3d4e5f', ip_address: '10.0.0.5' }], status: 'DOWN',
-};
-app.get('/v2.0/bench', async () => ({ port: small }));
-app.post('/v2.0/bench', async (req, reply) => {
-  const body = req.body ?? {};
-  reply.code(201);
-  return { port: { ...small, name: typeof body.port?.name === 'string' ? body.port.name.slice(0, 64) : '' } };
-});
-await app.ready();
-await app.listen({ host: a.host, port: Number(a.port) });
-const addr = app.server.address();
-process.stdout.write(JSON.stringify({ port: typeof addr === 'object' && addr ? addr.port : 0 }) + '\n');
-
-const stop = async () => {
-  try { await app.close(); } finally { log.flush?.(); process.exit(0); }
-};
-process.on('SIGTERM', () => void stop());
-process.on('SIGINT', () => void stop());

@@ -44,17 +44,17 @@
 // preloads trace-preload.mjs into the server and prints, per port created and per rule change, the SQL
 // statements by total time, the commands the agent ran, and how often the agent asked for its host state.
 
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { execFile } from 'node:child_process';
-import { request as httpRequest } from 'node:http';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import {
-  log, nowUs, sleep, freePort, startChild, stopChild, call, must, passwordAuth, pool, percentile,
-  cpuSnapshot, waitIdle, quietWait, measure as measureRun, markdownTable, fmt as f, TICK,
+  log, nowUs, sleep, freePort, stopChild, call, must, pool, requireBuild, startBaseline, startUp, projectToken, memberProject,
+  failed, singleGet, stats, settle as settleRun, procCpu, pidsWith, cpuSnapshot, measure as measureRun, markdownTable,
+  failedRequests, reportCells, fmt as f,
 } from '../lib/bench.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -105,10 +105,7 @@ const nWalks = Number(a.walks);
 const pageLimit = Number(a['page-limit']);
 const waitQuiet = Number(a['wait-quiet']);
 if (a.dataplane && !['noop', 'linuxbridge'].includes(a.dataplane)) { process.stderr.write('--dataplane must be noop or linuxbridge\n'); process.exit(2); }
-if (!existsSync(join(build, 'cli', 'main.js'))) {
-  process.stderr.write(`no build at ${build} (expected cli/main.js): run \`npm run build\` or pass --build-dir\n`);
-  process.exit(2);
-}
+requireBuild(build);
 const mod = (p) => import(pathToFileURL(join(build, p)).href);
 
 // OpenStack's published control-plane test (378 nodes) and the goals.
@@ -118,38 +115,10 @@ const HOST = 'msbn-host';
 const PREFIX = 'msbn';
 
 const measure = (label, opts, connections, pid) => measureRun(label, opts, connections, pid, { warmup, duration, waitQuiet });
-const sortNum = (xs) => [...xs].sort((x, y) => x - y);
-const stats = (xs) => { const s = sortNum(xs); return { n: s.length, p50: percentile(s, 50), p99: percentile(s, 99), max: s.length ? s[s.length - 1] : null, mean: s.length ? s.reduce((x, y) => x + y, 0) / s.length : null }; };
-const failed = (what, r) => new Error(`${what}: HTTP ${r.status}: ${r.text.slice(0, 1000)}`);
+const settle = (pid) => settleRun(pid, waitQuiet);
 
-async function settle(pid) {
-  await waitIdle(pid);
-  if (waitQuiet > 0) {
-    const other = await quietWait(pid, waitQuiet);
-    if (other !== null && other >= 0.25) log(`machine not quiet after ${waitQuiet} s (${other.toFixed(2)} cores used by others); measuring anyway`);
-  }
-}
-
-/** CPU seconds of a process: own (utime+stime) and its waited-for children (cutime+cstime), or null. */
-function procCpu(pid) {
-  try {
-    const st = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const x = st.slice(st.lastIndexOf(')') + 2).split(' ');
-    return { own: (Number(x[11]) + Number(x[12])) / TICK, children: (Number(x[13]) + Number(x[14])) / TICK };
-  } catch { return null; }
-}
-
-/** Pids of processes whose command line contains `needle` (dnsmasq and the metadata proxy of our data dir). */
-function pidsWith(needle) {
-  const out = [];
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d) || Number(d) === process.pid) continue;
-    try { if (readFileSync(`/proc/${d}/cmdline`, 'utf8').includes(needle)) out.push(Number(d)); } catch { /* gone */ }
-  }
-  return out;
-}
-
-/** The server's CPU so far: its own, its exited children's, and its data directory's daemons'. */
+/** The server's CPU so far: its own, its exited children's, and its data directory's daemons'
+ * (dnsmasq and the metadata proxy: the processes whose command line names it). */
 function serverCpu(pid, dataDir) {
   const p = procCpu(pid);
   let daemons = 0;
@@ -168,21 +137,6 @@ function phaseCpu(c0, c1, wallS, ops) {
     helperMsPerRequest: ops ? ((children + daemons) * 1000) / ops : null,
     childrenCpuS: children, daemonsCpuS: daemons,
   };
-}
-
-/** One GET on a new connection (no keep-alive), timed to the last byte. */
-function singleGet(url, headers) {
-  return new Promise((res, rej) => {
-    const t0 = nowUs();
-    const req = httpRequest(url, { method: 'GET', headers, agent: false }, (r) => {
-      const chunks = [];
-      r.on('data', (d) => chunks.push(d));
-      r.on('end', () => res({ ms: (nowUs() - t0) / 1000, status: r.statusCode, body: Buffer.concat(chunks) }));
-      r.on('error', rej);
-    });
-    req.on('error', rej);
-    req.end();
-  });
 }
 
 const sh = async (cmd, args) => (await execFileP(cmd, args, { maxBuffer: 64 << 20 })).stdout;
@@ -252,27 +206,16 @@ async function startCloud(name, extraEnv) {
     env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --import ${pathToFileURL(join(here, 'trace-preload.mjs')).href}`.trim();
     env.MSBN_SQL_STATS = join(dir, 'sql-stats');
   }
-  const adminPassword = randomBytes(12).toString('base64url');
-  const t0 = Date.now();
-  const m = await startChild(name, [join(build, 'cli', 'main.js'), 'up', '--data-dir', dir, '--admin-password', adminPassword],
-    (line) => (line.startsWith('monostack ready') ? true : undefined), { profileDir, env });
+  const { m, adminPassword, startS } = await startUp(name, build, dir, { env, profileDir });
   children.push(m.child);
-  const startS = (Date.now() - t0) / 1000;
   const ks = `http://127.0.0.1:${ports.IDENTITY_PORT}`;
   const cloud = { dir, m, startS, ks, net: `http://127.0.0.1:${ports.NETWORK_PORT}`, sqlDumps: 0 };
   log(`${name}: monostack up in ${startS.toFixed(1)} s (data dir ${dir}, network ${cloud.net})`);
 
-  cloud.admin = must(await call(ks, 'POST', '/v3/auth/tokens', { body: passwordAuth('admin', adminPassword, 'admin') }), 201, 'admin token').headers.get('x-subject-token');
-  const proj = must(await call(ks, 'POST', '/v3/projects', { token: cloud.admin, body: { project: { name: 'bench-network', domain_id: 'default' } } }), 201, 'project').body.project;
-  const userPassword = randomBytes(12).toString('base64url');
-  const user = must(await call(ks, 'POST', '/v3/users', { token: cloud.admin, body: { user: { name: 'bench-user', domain_id: 'default', password: userPassword, default_project_id: proj.id } } }), 201, 'user').body.user;
-  const roles = must(await call(ks, 'GET', '/v3/roles?name=member', { token: cloud.admin }), 200, 'roles').body.roles;
-  if (!roles.length) throw new Error('no member role after bootstrap');
-  must(await call(ks, 'PUT', `/v3/projects/${proj.id}/users/${user.id}/roles/${roles[0].id}`, { token: cloud.admin }), 204, 'grant member');
-  cloud.token = must(await call(ks, 'POST', '/v3/auth/tokens', { body: passwordAuth('bench-user', userPassword, 'bench-network') }), 201, 'user token').headers.get('x-subject-token');
-  cloud.projectId = proj.id;
-  const q = await call(cloud.net, 'PUT', `/v2.0/quotas/${proj.id}`, { token: cloud.admin, body: { quota: { port: nPorts + 100, security_group_rule: -1 } } });
-  if (q.status !== 200) throw failed(`PUT /v2.0/quotas/${proj.id}`, q);
+  cloud.admin = await projectToken(ks, 'admin', adminPassword, 'admin', 'admin token');
+  ({ projectId: cloud.projectId, token: cloud.token } = await memberProject(ks, cloud.admin, 'bench-network'));
+  const q = await call(cloud.net, 'PUT', `/v2.0/quotas/${cloud.projectId}`, { token: cloud.admin, body: { quota: { port: nPorts + 100, security_group_rule: -1 } } });
+  if (q.status !== 200) throw failed(`PUT /v2.0/quotas/${cloud.projectId}`, q);
   // The data plane in force, as the agent reports it.
   for (let i = 0; i < 100; i++) {
     const ag = must(await call(cloud.net, 'GET', '/v2.0/agents', { token: cloud.admin }), 200, 'agents').body.agents;
@@ -325,10 +268,9 @@ try {
   if (only.has('baseline')) {
     const dir = mkdtempSync(join(tmpdir(), 'bench-baseline-'));
     tmpRoots.push(dir);
-    const b = await startChild('baseline', [join(here, 'baseline-server.mjs'), '--build-dir', build, '--data-dir', dir],
-      (line) => { try { return JSON.parse(line).port; } catch { return undefined; } }, { profileDir });
+    const b = await startBaseline(join(here, 'baseline-server.mjs'), build, dir, { profileDir });
     children.push(b.child);
-    const base = `http://127.0.0.1:${b.info}`;
+    const { base } = b;
     must(await call(base, 'GET', '/v2.0/bench'), 200, 'baseline GET');
     must(await call(base, 'POST', '/v2.0/bench', { body: { port: { name: 'x' } } }), 201, 'baseline POST');
     const postBody = JSON.stringify({ port: { network_id: '0b5e6a1c-3d2f-4e8a-9b7c-1a2b3c4d5e6f', name: 'bench-0001' } });
@@ -606,12 +548,7 @@ try {
 meta.totalS = (Date.now() - started) / 1000;
 
 // ---- report ---------------------------------------------------------------------------------------------
-const bl = (kind, c) => results.find((r) => r.scenario === `baseline-${kind}` && r.connections === c);
-const ratio = (x, b) => (b && x !== null && x !== undefined ? (x / b).toPrecision(3) : '—');
-const cores = (cpu) => (cpu ? `${f(cpu.otherCores, 2)} cores` : '—');
-const msReq = (cpu) => (cpu ? f(cpu.serverMsPerRequest, 3) : '—');
-const missed = [];
-const judge = (what, ok) => { if (!ok) missed.push(what); return ok ? 'yes' : 'MISSED'; };
+const { bl, ratio, cores, msReq, judge, missed } = reportCells(results);
 
 const head = ['scenario', 'conc', 'rate /s', 'p50 ms', 'p99 ms', '× baseline', 'scale test', 'goal', 'met', 'srv CPU ms/op', 'other CPU'];
 const rows = [];
@@ -651,8 +588,8 @@ out.push(`build ${meta.buildDir}; SQLite; data plane ${meta.dataplane ?? '—'}$
 out.push('');
 out.push(...markdownTable(head, rows));
 out.push('');
-const bad = results.filter((r) => r.non2xx || r.errors || r.timeouts);
-if (bad.length) out.push(`WARNING: failed requests in ${bad.map((r) => `${r.scenario} c=${r.connections} (non-2xx ${r.non2xx}, errors ${r.errors}, timeouts ${r.timeouts})`).join('; ')}`);
+const bad = failedRequests(results);
+if (bad) out.push(bad);
 if (data.propagation?.skipped) out.push(`rule propagation skipped: ${data.propagation.skipped}`);
 out.push(`Goals: ≥ ${GOALS.portCreatesPerS} port creates/s; rule propagation p99 < ${GOALS.propagationP99Ms} ms. ${missed.length ? `MISSED: ${missed.join('; ')}.` : 'All goals measured here were met.'}`);
 out.push(`OpenStack's published control-plane test (378 nodes): about ${SCALE.portCreatesPerS} port creates/s, median ${SCALE.portCreateMedianS} s each; port list median ${SCALE.portListMedianS} s.`);
