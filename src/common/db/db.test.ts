@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Kysely } from 'kysely';
@@ -92,5 +92,31 @@ test('sqlite: reused prepared statements stay correct across schema changes and 
     assert.deepEqual(rows.map((r) => r.a), [48, 49]);
   } finally {
     await d.close();
+  }
+});
+
+test('SQLite: WAL checkpoints run on the worker thread, not in the serving connection\'s commits', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'db-ckpt-'));
+  try {
+    const d = await openDatabase('sqlite:', dir);
+    const { sql } = await import('kysely');
+    const ac = await sql<{ wal_autocheckpoint: number }>`PRAGMA wal_autocheckpoint`.execute(d.db);
+    assert.equal(ac.rows[0]!.wal_autocheckpoint, 0, 'the serving connection never checkpoints by itself');
+    await d.db.schema.createTable('blob').addColumn('id', 'integer', (c) => c.primaryKey()).addColumn('data', 'text').execute();
+    const file = join(dir, 'monostack.sqlite');
+    const before = statSync(file).size;
+    // 8 MiB in 64 transactions: past the worker's 4 MiB threshold.
+    for (let i = 0; i < 64; i++) await d.db.transaction().execute(async (trx) => { await trx.insertInto('blob').values({ id: i, data: 'x'.repeat(128 * 1024) }).execute(); });
+    // Only a checkpoint copies pages from the log into the database file.
+    for (let i = 0; i < 100 && statSync(file).size < before + (4 << 20); i++) await new Promise((r) => setTimeout(r, 50));
+    assert.ok(statSync(file).size >= before + (4 << 20), `database file ${statSync(file).size} bytes: no checkpoint ran`);
+    assert.equal((await d.db.selectFrom('blob').select((e) => e.fn.countAll().as('n')).executeTakeFirstOrThrow()).n, 64);
+    await d.close();
+    // Closing leaves a consistent file that opens again with every row.
+    const again = await openDatabase('sqlite:', dir);
+    assert.equal((await again.db.selectFrom('blob').select((e) => e.fn.countAll().as('n')).executeTakeFirstOrThrow()).n, 64);
+    await again.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });

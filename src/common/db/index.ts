@@ -8,6 +8,7 @@ import pg from 'pg';
 import { createPool } from 'mysql2';
 import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
 
 export type Engine = 'sqlite' | 'postgres' | 'mysql';
 
@@ -64,6 +65,7 @@ export async function openDatabase(url: string, dataDir: string): Promise<Databa
   const engine = engineOf(url);
   let dialect: Dialect;
   let display = hidePassword(url);
+  let stopCheckpointer = async () => undefined as void;
   if (engine === 'sqlite') {
     const rest = url.slice('sqlite:'.length).replace(/^\/\//, '');
     const file = rest || join(dataDir, 'monostack.sqlite');
@@ -75,6 +77,7 @@ export async function openDatabase(url: string, dataDir: string): Promise<Databa
     sqlite.pragma('synchronous = NORMAL');
     sqlite.pragma('foreign_keys = ON');
     sqlite.pragma('busy_timeout = 5000');
+    if (file !== ':memory:') stopCheckpointer = startCheckpointer(sqlite, file);
     dialect = new SqliteDialect({ database: withStatementCache(sqlite) });
     display = `sqlite:${file}`;
   } else if (engine === 'postgres') {
@@ -97,7 +100,31 @@ export async function openDatabase(url: string, dataDir: string): Promise<Databa
     });
   }
   const db = new Kysely({ dialect });
-  return { db, engine, display, close: () => db.destroy() };
+  return { db, engine, display, close: async () => { await stopCheckpointer(); await db.destroy(); } };
+}
+
+/**
+ * Moves the WAL checkpoints of a SQLite file to a worker thread (checkpointer.ts says why). The
+ * serving connection never checkpoints by itself any more; if the worker cannot start, automatic
+ * checkpoints stay on. Returns the worker's stop.
+ */
+function startCheckpointer(sqlite: SQLite.Database, file: string): () => Promise<void> {
+  let worker: Worker;
+  try {
+    worker = new Worker(new URL('./checkpointer.js', import.meta.url), { workerData: { file, thresholdBytes: 4 << 20, intervalMs: 100 } });
+  } catch {
+    return async () => undefined;
+  }
+  sqlite.pragma('wal_autocheckpoint = 0');
+  worker.unref();
+  // A worker that dies (it should not) must not leave the log growing for ever.
+  worker.on('error', () => sqlite.pragma('wal_autocheckpoint = 1000'));
+  return () => new Promise<void>((resolve) => {
+    worker.ref(); // the wait for its exit keeps the process alive
+    worker.once('exit', () => resolve());
+    worker.postMessage('close');
+    setTimeout(() => void worker.terminate(), 2000).unref();
+  });
 }
 
 /**
