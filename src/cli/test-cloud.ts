@@ -8,12 +8,13 @@ import { join } from 'node:path';
 import { loadConfig, type Config } from '../common/config.js';
 import { freePort } from '../common/testing/process.js';
 import { http, type Reply, type CallOptions } from '../common/testing/http.js';
+import { testIdentity, type TestProject } from '../common/testing/identity.js';
 import { startCloud, type RunningCloud } from './commands.js';
 
 export type { Reply, CallOptions };
 export { http };
 
-export interface Project { projectId: string; userId: string; userName: string; password: string; token: string }
+export type Project = TestProject;
 
 export interface TestCloud {
   cfg: Config;
@@ -73,39 +74,7 @@ export async function startTestCloud(o: StartOptions): Promise<TestCloud> {
     if (ownDir) rmSync(dataDir, { recursive: true, force: true });
     throw e;
   }
-  const identity = urls.identity!;
-  let admin: string | undefined;
-  const adminToken = async () => {
-    if (admin) return admin;
-    const r = await http(identity, 'POST', '/v3/auth/tokens', { body: { auth: {
-      identity: { methods: ['password'], password: { user: { name: 'admin', domain: { id: 'default' }, password: cloud.adminPassword } } },
-      scope: { project: { name: 'admin', domain: { id: 'default' } } },
-    } } });
-    if (r.status !== 201) throw new Error(`admin token: ${r.status} ${r.text}`);
-    admin = r.headers.get('x-subject-token')!;
-    return admin;
-  };
-  const roleIds = new Map<string, string>();
-  const project = async (name: string, role = 'member'): Promise<Project> => {
-    const t = await adminToken();
-    const p = await http(identity, 'POST', '/v3/projects', { token: t, body: { project: { name, domain_id: 'default' } } });
-    if (p.status !== 201) throw new Error(`project ${name}: ${p.status} ${p.text}`);
-    const password = `pw-${name}`;
-    const userName = `user-${name}`;
-    const u = await http(identity, 'POST', '/v3/users', { token: t, body: { user: { name: userName, domain_id: 'default', password, default_project_id: p.body.project.id } } });
-    if (u.status !== 201) throw new Error(`user ${name}: ${u.status} ${u.text}`);
-    if (!roleIds.has(role)) {
-      const r = await http(identity, 'GET', `/v3/roles?name=${role}`, { token: t });
-      roleIds.set(role, r.body.roles[0].id);
-    }
-    await http(identity, 'PUT', `/v3/projects/${p.body.project.id}/users/${u.body.user.id}/roles/${roleIds.get(role)}`, { token: t });
-    const a = await http(identity, 'POST', '/v3/auth/tokens', { body: { auth: {
-      identity: { methods: ['password'], password: { user: { id: u.body.user.id, password } } },
-      scope: { project: { id: p.body.project.id } },
-    } } });
-    if (a.status !== 201) throw new Error(`token ${name}: ${a.status} ${a.text}`);
-    return { projectId: p.body.project.id, userId: u.body.user.id, userName, password, token: a.headers.get('x-subject-token')! };
-  };
+  const { adminToken, project } = testIdentity(urls.identity!, cloud.adminPassword);
   return {
     cfg, cloud, dataDir, urls, adminToken, project,
     call: (service, method, path, opts) => {

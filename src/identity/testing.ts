@@ -10,6 +10,7 @@ import { InMemoryBus } from '../common/bus/index.js';
 import { openDatabase, type Database } from '../common/db/index.js';
 import { createIdentityService, type IdentityService } from './service.js';
 import { bootstrap } from './bootstrap.js';
+import { testIdentity } from '../common/testing/identity.js';
 
 export interface TestCloud {
   url: string;          // http://127.0.0.1:PORT
@@ -70,16 +71,9 @@ export async function startTestCloud(opts: { dbUrl?: string; identity?: Record<s
     return { status: res.status, headers: res.headers, body: parsed, text };
   };
 
-  let cached: string | undefined;
   return {
     url, port, cfg, identity, database, dataDir, adminPassword, request,
-    async adminToken() {
-      if (cached) return cached;
-      const r = await request('POST', '/v3/auth/tokens', { body: { auth: { identity: { methods: ['password'], password: { user: { name: 'admin', domain: { id: 'default' }, password: adminPassword } } }, scope: { project: { name: 'admin', domain: { id: 'default' } } } } } });
-      if (r.status !== 201) throw new Error(`admin token: ${r.status} ${r.text}`);
-      cached = r.headers.get('x-subject-token')!;
-      return cached;
-    },
+    adminToken: testIdentity(url, adminPassword).adminToken,
     async close() {
       await identity.close();
       await database.close();
