@@ -8,6 +8,7 @@
 
 import { randomBytes, randomInt } from 'node:crypto';
 import type { Tx } from './store/tx.js';
+import { keyed, prepared } from '../common/db/prepared.js';
 import { badRequest, conflict, invalidInput, pyRepr } from './api/http.js';
 import { contains, eui64, first, formatIp, last, parseCidr, parseIp } from './ipaddr.js';
 import { isAutoAddress, type Pool } from './api/subnets.js';
@@ -16,9 +17,17 @@ export interface FixedIp { subnet_id: string; ip_address: string }
 export interface IpRequest { subnet_id?: string; ip_address?: string }
 type SubnetRow = { id: string; network_id: string; cidr: string; ip_version: number; allocation_pools: string; ipv6_address_mode: string | null; created_at: string };
 
+// The statements of every allocation, prepared (common/db/prepared.ts).
+const subnetRows = prepared<[string], SubnetRow>((db, networkId) => db.selectFrom('neutron_subnets')
+  .select(['id', 'network_id', 'cidr', 'ip_version', 'allocation_pools', 'ipv6_address_mode', 'created_at'])
+  .where('network_id', '=', networkId).orderBy('created_at').orderBy('id'));
+const takenOf = keyed<number, string[], { ip_address: string }>((n) => (db, subnetId, ...ips) => db.selectFrom('neutron_ipallocations').select('ip_address')
+  .where('subnet_id', '=', subnetId).where('ip_address', 'in', ips.slice(0, n)));
+const insertAllocation = prepared((db, subnet_id: string, ip_address: string, port_id: string, network_id: string) => db.insertInto('neutron_ipallocations')
+  .values({ subnet_id, ip_address, port_id, network_id }));
+
 export async function subnetsOf(trx: Tx, networkId: string): Promise<SubnetRow[]> {
-  return (await trx.selectFrom('neutron_subnets').select(['id', 'network_id', 'cidr', 'ip_version', 'allocation_pools', 'ipv6_address_mode', 'created_at'])
-    .where('network_id', '=', networkId).orderBy('created_at').orderBy('id').execute()) as SubnetRow[];
+  return (await subnetRows(trx, networkId)).rows;
 }
 
 /** Checks the fixed_ips attribute's shape (neutron-lib's validate_fixed_ips). */
@@ -66,8 +75,7 @@ async function pickFree(trx: Tx, s: SubnetRow): Promise<string | undefined> {
       const cands = new Set<string>();
       for (let i = 0; i < PROBES * 2 && cands.size < PROBES; i++) cands.add(formatIp({ version, value: poolAddress(pools, randomBigInt(total)) }));
       const list = [...cands];
-      const taken = new Set(((await trx.selectFrom('neutron_ipallocations').select('ip_address')
-        .where('subnet_id', '=', s.id).where('ip_address', 'in', list).execute()) as { ip_address: string }[]).map((r) => r.ip_address));
+      const taken = new Set((await takenOf(list.length)(trx, s.id, ...list)).rows.map((r) => r.ip_address));
       const free = list.find((a) => !taken.has(a));
       if (free) return free;
     }
@@ -117,7 +125,7 @@ export async function allocate(trx: Tx, networkId: string, portId: string, mac: 
   const out: FixedIp[] = [];
   const add = async (subnetId: string, ip: string) => {
     out.push({ subnet_id: subnetId, ip_address: ip });
-    await trx.insertInto('neutron_ipallocations').values({ subnet_id: subnetId, ip_address: ip, port_id: portId, network_id: networkId }).execute();
+    await insertAllocation(trx, subnetId, ip, portId, networkId);
   };
   if (requests === undefined) {
     for (const version of [4, 6] as const) {

@@ -4,6 +4,7 @@ import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Kysely } from 'kysely';
+import { keyed, prepared } from './prepared.js';
 import { engineOf, isForeignKeyViolation, isUniqueViolation, migrateService, nowIso, openDatabase } from './index.js';
 
 test('engineOf: the URL forms people use, including the seed\'s mysql+pymysql', () => {
@@ -116,6 +117,28 @@ test('SQLite: WAL checkpoints run on the worker thread, not in the serving conne
     const again = await openDatabase('sqlite:', dir);
     assert.equal((await again.db.selectFrom('blob').select((e) => e.fn.countAll().as('n')).executeTakeFirstOrThrow()).n, 64);
     await again.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('prepared statements: built once, run with each call\'s arguments, constants kept, lists by length', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'db-prep-'));
+  try {
+    const d = await openDatabase('sqlite:', dir);
+    await d.db.schema.createTable('t').addColumn('id', 'varchar(8)', (c) => c.primaryKey()).addColumn('kind', 'varchar(8)').addColumn('n', 'integer').execute();
+    let builds = 0;
+    const insert = prepared((db, id: string, n: number) => { builds++; return db.insertInto('t').values({ id, kind: 'a', n }); });
+    for (let i = 0; i < 5; i++) await insert(d.db, `r${i}`, i * 10);
+    assert.equal(builds, 1, 'built once');
+    const byIds = keyed((len: number) => (db, ...ids: string[]) => db.selectFrom('t').select(['id', 'n']).where('kind', '=', 'a').where('id', 'in', ids.slice(0, len)).orderBy('id'));
+    assert.deepEqual((await byIds(2)(d.db, 'r1', 'r3')).rows, [{ id: 'r1', n: 10 }, { id: 'r3', n: 30 }]);
+    assert.deepEqual((await byIds(3)(d.db, 'r4', 'r0', 'zz')).rows, [{ id: 'r0', n: 0 }, { id: 'r4', n: 40 }]);
+    assert.deepEqual((await byIds(2)(d.db, 'r2', 'r0')).rows, [{ id: 'r0', n: 0 }, { id: 'r2', n: 20 }]);
+    // Inside a transaction, on its connection; a failing transaction leaves nothing.
+    await assert.rejects(d.db.transaction().execute(async (trx) => { await insert(trx, 'x1', 1); await insert(trx, 'x1', 2); }), (e: unknown) => isUniqueViolation(e));
+    assert.deepEqual((await byIds(1)(d.db, 'x1')).rows, []);
+    await d.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -8,6 +8,7 @@ import type { NetworkContext, Caller } from '../context.js';
 import { caller, enforce, stripByPolicy, target } from '../context.js';
 import { isUniqueViolation } from '../../common/db/index.js';
 import { writeTx, type Tx, type Db } from '../store/tx.js';
+import { prepared } from '../../common/db/prepared.js';
 import { b, bump, deleteTags, newId, parse, rbacGranted, tagsOf, json } from '../store/common.js';
 import { checkRevision, checkString, conflict, invalidInput, nerr, notFound, pyRepr, resourceBody, stamp, toBoolean } from './http.js';
 import { checkAttrs, ownerOf } from './attrs.js';
@@ -39,14 +40,21 @@ export function canSeeNetwork(c: Caller, row: Row, acc: NetAccess): boolean {
   return c.isAdmin || c.isAdvsvc || row.project_id === c.projectId || acc.shared.has(row.id as string) || acc.external.has(row.id as string);
 }
 
+const NETWORK_COLUMNS = ['n.id', 'n.name', 'n.project_id', 'n.description', 'n.revision_number', 'n.created_at', 'n.updated_at', 'n.admin_state_up',
+  'n.status', 'n.mtu', 'n.port_security_enabled', 'n.external', 'n.is_default', 'n.availability_zone_hints', 'n.dns_domain',
+  's.network_type', 's.physical_network', 's.segmentation_id'] as const;
+
 export async function loadNetworkRows(db: Db | Tx, ids?: string[]): Promise<Row[]> {
-  let q = db.selectFrom('neutron_networks as n').leftJoin('neutron_segments as s', 's.network_id', 'n.id')
-    .select(['n.id', 'n.name', 'n.project_id', 'n.description', 'n.revision_number', 'n.created_at', 'n.updated_at', 'n.admin_state_up',
-      'n.status', 'n.mtu', 'n.port_security_enabled', 'n.external', 'n.is_default', 'n.availability_zone_hints', 'n.dns_domain',
-      's.network_type', 's.physical_network', 's.segmentation_id']);
+  let q = db.selectFrom('neutron_networks as n').leftJoin('neutron_segments as s', 's.network_id', 'n.id').select(NETWORK_COLUMNS);
   if (ids) { if (!ids.length) return []; q = q.where('n.id', 'in', ids); }
   return (await q.execute()) as Row[];
 }
+
+// The port create's hot path (prepared.ts).
+const networkRow = prepared((db, id: string) => db.selectFrom('neutron_networks as n').leftJoin('neutron_segments as s', 's.network_id', 'n.id')
+  .select(NETWORK_COLUMNS).where('n.id', '=', id));
+const networkGrants = prepared<[string, string], { action: string }>((db, id, project) => db.selectFrom('neutron_rbac_policies').select('action')
+  .where('object_type', '=', 'network').where('object_id', '=', id).where('target_project', 'in', ['*', project]));
 
 /** The API dicts of network rows as the caller sees them (shared is per caller, as Neutron's). */
 export async function networkDicts(db: Db | Tx, c: Caller, rows: Row[], acc: NetAccess): Promise<Obj[]> {
@@ -86,9 +94,8 @@ function shown(ctx: NetworkContext, c: Caller, d: Obj): Obj { return stripByPoli
  * two statements (the network, its RBAC grants to the caller) instead of the whole API dict.
  */
 export async function networkForPort(db: Db | Tx, c: Caller, id: string): Promise<{ row: Row; shared: boolean }> {
-  const [row] = await loadNetworkRows(db, [id]);
-  const grants = row ? ((await db.selectFrom('neutron_rbac_policies').select('action').where('object_type', '=', 'network').where('object_id', '=', id)
-    .where('target_project', 'in', ['*', c.projectId]).execute()) as { action: string }[]).map((g) => g.action) : [];
+  const [row] = (await networkRow(db, id)).rows;
+  const grants = row ? (await networkGrants(db, id, c.projectId)).rows.map((g) => g.action) : [];
   const shared = grants.includes('access_as_shared');
   if (!row || !(c.isAdmin || c.isAdvsvc || row.project_id === c.projectId || shared || grants.includes('access_as_external'))) {
     throw notFound('NetworkNotFound', `Network ${id} could not be found.`);

@@ -10,6 +10,7 @@ import type { NetworkContext, Caller } from '../context.js';
 import { caller, enforce, stripByPolicy, target } from '../context.js';
 import { isUniqueViolation } from '../../common/db/index.js';
 import { writeTx, type Db, type Tx } from '../store/tx.js';
+import { prepared } from '../../common/db/prepared.js';
 import { b, bump, deleteTags, json, newId, parse, tagsOf } from '../store/common.js';
 import { queryLists, badRequest, checkRevision, checkString, conflict, invalidInput, nerr, notFound, pyRepr, resourceBody, stamp, toBoolean, isUuidLike } from './http.js';
 import { checkAttrs, ownerOf } from './attrs.js';
@@ -33,6 +34,14 @@ const POST = ['name', 'description', 'tenant_id', 'project_id', 'network_id', 'm
 const PUT = ['name', 'description', 'mac_address', 'admin_state_up', 'device_id', 'device_owner', 'fixed_ips', 'security_groups', 'allowed_address_pairs',
   'extra_dhcp_opts', 'port_security_enabled', 'binding:host_id', 'binding:vnic_type', 'binding:profile'];
 const VNIC_TYPES = ['normal', 'direct', 'macvtap', 'baremetal', 'direct-physical', 'virtio-forwarder', 'smart-nic', 'vdpa', 'accelerator-direct', 'accelerator-direct-physical', 'remote-managed'];
+
+// The port create's statements, prepared (common/db/prepared.ts): they run on every create.
+const PORT_COLUMNS = ['id', 'name', 'project_id', 'description', 'revision_number', 'created_at', 'updated_at', 'network_id', 'mac_address', 'admin_state_up',
+  'status', 'device_id', 'device_owner', 'binding_host_id', 'binding_vif_type', 'binding_vif_details', 'binding_vnic_type', 'binding_profile',
+  'port_security_enabled', 'allowed_address_pairs', 'extra_dhcp_opts', 'dns_name'] as const;
+const insertPort = prepared((db, ...values: unknown[]) => db.insertInto('neutron_ports').values(Object.fromEntries(PORT_COLUMNS.map((c, i) => [c, values[i]]))));
+const insertPortGroup = prepared((db, port_id: string, security_group_id: string) => db.insertInto('neutron_port_security_groups').values({ port_id, security_group_id }));
+const macOnNetwork = prepared((db, networkId: string, mac: string) => db.selectFrom('neutron_ports').select('id').where('network_id', '=', networkId).where('mac_address', '=', mac));
 
 /** The VIF a bound port gets: the Linux bridge mechanism driver's. */
 const BRIDGE_VIF = { type: 'bridge', details: { port_filter: true, connectivity: 'l2' } };
@@ -277,7 +286,7 @@ async function create(ctx: NetworkContext, req: FastifyRequest, reply: { code(n:
       await writeTx(ctx, async (trx) => {
         await checkQuota(ctx, trx, owner, 'port');
         if (mac) {
-          const used = await trx.selectFrom('neutron_ports').select('id').where('network_id', '=', net.row.id as string).where('mac_address', '=', mac).executeTakeFirst();
+          const [used] = (await macOnNetwork(trx, net.row.id as string, mac)).rows;
           if (used) throw conflict('MacAddressInUse', `Unable to complete operation for network ${String(net.row.id)}. The mac address ${mac} is in use.`);
         }
         row = {
@@ -286,9 +295,9 @@ async function create(ctx: NetworkContext, req: FastifyRequest, reply: { code(n:
           binding_host_id: host, binding_vif_type: bind.vif_type, binding_vif_details: json(bind.vif_details), binding_vnic_type: vnic,
           binding_profile: json(profile), port_security_enabled: b(ps), allowed_address_pairs: json(pairs), extra_dhcp_opts: json(dhcpOpts), dns_name: '',
         };
-        await trx.insertInto('neutron_ports').values(row).execute();
+        await insertPort(trx, ...PORT_COLUMNS.map((c) => row[c]));
         fixed = await allocate(trx, net.row.id as string, id, macNow, requests, deviceOwner.startsWith('network:router'));
-        for (const sg of sgs) await trx.insertInto('neutron_port_security_groups').values({ port_id: id, security_group_id: sg }).execute();
+        for (const sg of sgs) await insertPortGroup(trx, id, sg);
       });
       break;
     } catch (e) {

@@ -5,6 +5,7 @@
 import type { NetworkContext } from '../context.js';
 import type { Tx, Db } from '../store/tx.js';
 import { conflict } from './http.js';
+import { keyed, prepared } from '../../common/db/prepared.js';
 
 /** Quota resources: name -> (table counted, default option). */
 export const QUOTA_RESOURCES: Record<string, { table: string; where?: [string, string] }> = {
@@ -24,19 +25,22 @@ export function defaultLimit(ctx: NetworkContext, resource: string): number {
   return typeof v === 'number' ? v : -1;
 }
 
+// Every create checks its quota: both statements are prepared (common/db/prepared.ts).
+const quotaRows = prepared<[string], { resource: string; limit: number }>((db, project) => db.selectFrom('neutron_quotas').select(['resource', 'limit']).where('project_id', '=', project));
+const countOf = keyed<string, [string], { n: unknown }>((table) => (db, project) => db.selectFrom(table).select((e) => e.fn.countAll().as('n')).where('project_id', '=', project));
+
 export async function limitsOf(ctx: NetworkContext, db: Db | Tx, project: string): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
   for (const r of Object.keys(QUOTA_RESOURCES)) out[r] = defaultLimit(ctx, r);
-  const rows = await db.selectFrom('neutron_quotas').select(['resource', 'limit']).where('project_id', '=', project).execute();
-  for (const r of rows as { resource: string; limit: number }[]) if (r.resource in out) out[r.resource] = Number(r.limit);
+  for (const r of (await quotaRows(db, project)).rows) if (r.resource in out) out[r.resource] = Number(r.limit);
   return out;
 }
 
 export async function usageOf(db: Db | Tx, resource: string, project: string): Promise<number> {
   const spec = QUOTA_RESOURCES[resource]!;
   try {
-    const r = await db.selectFrom(spec.table).select((e) => e.fn.countAll().as('n')).where('project_id', '=', project).executeTakeFirst();
-    return Number((r as { n: unknown } | undefined)?.n ?? 0);
+    const [r] = (await countOf(spec.table)(db, project)).rows;
+    return Number(r?.n ?? 0);
   } catch {
     return 0; // a table another area has not created yet (routers, floating IPs)
   }

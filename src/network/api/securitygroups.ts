@@ -17,6 +17,7 @@ import { checkQuota } from './quota.js';
 import { fieldsOf, listResponse, project, type Obj } from './list.js';
 import { cidrText, parseCidr } from '../ipaddr.js';
 import type { ApiModule } from './router.js';
+import { prepared } from '../../common/db/prepared.js';
 
 type Row = Record<string, unknown>;
 
@@ -57,10 +58,12 @@ async function groupDicts(db: Db | Tx, rows: Row[]): Promise<Obj[]> {
 }
 
 /** The project's default security group, created with Neutron's default rules when missing. */
+const defaultSgOf = prepared<[string], { security_group_id: string }>((db, projectId) => db.selectFrom('neutron_default_security_groups').select('security_group_id').where('project_id', '=', projectId));
+
 export async function ensureDefaultSg(ctx: NetworkContext, projectId: string): Promise<string> {
   if (!projectId) return '';
-  const have = await ctx.db.selectFrom('neutron_default_security_groups').select('security_group_id').where('project_id', '=', projectId).executeTakeFirst();
-  if (have) return (have as { security_group_id: string }).security_group_id;
+  const [have] = (await defaultSgOf(ctx.db, projectId)).rows; // every port create asks
+  if (have) return have.security_group_id;
   const id = newId(); const now = stamp();
   try {
     await writeTx(ctx, async (trx) => {
