@@ -248,12 +248,12 @@ export async function listResourceClasses(db: Db): Promise<Array<{ name: string;
   return [...STANDARD_RESOURCE_CLASSES.map((name) => ({ name })), ...custom.map((r) => ({ name: r.name as string, created_at: r.created_at as string, updated_at: r.updated_at as string }))];
 }
 
-/** Creates a custom class; false when it already existed. */
-export async function createResourceClass(db: Db, name: string): Promise<boolean> {
-  if (STANDARD_RC.has(name)) return false;
+/** Adds a custom name (resource class or trait) to `table`; false when it is a standard one or already existed. */
+async function createCustom(db: Db, table: string, standard: Set<string>, name: string): Promise<boolean> {
+  if (standard.has(name)) return false;
   const now = nowIso();
   try {
-    await db.insertInto('placement_resource_classes').values({ name, created_at: now, updated_at: now }).execute();
+    await db.insertInto(table).values({ name, created_at: now, updated_at: now }).execute();
     return true;
   } catch (e) {
     if (isUniqueViolation(e)) return false;
@@ -261,14 +261,24 @@ export async function createResourceClass(db: Db, name: string): Promise<boolean
   }
 }
 
-/** Deletes a custom class: 'missing', 'inuse' or 'ok'. */
-export async function deleteResourceClass(s: StoreDb, name: string): Promise<'missing' | 'inuse' | 'ok'> {
+/** Deletes a custom name from `table` unless a row of `usedIn` still names it in `column`: 'missing', 'inuse' or 'ok'. */
+async function deleteCustom(s: StoreDb, table: string, usedIn: string, column: string, name: string): Promise<'missing' | 'inuse' | 'ok'> {
   return writeTx(s, async (trx) => {
-    if (!(await trx.selectFrom('placement_resource_classes').select('name').where('name', '=', name).executeTakeFirst())) return 'missing';
-    if (await trx.selectFrom('placement_inventories').select('resource_class').where('resource_class', '=', name).executeTakeFirst()) return 'inuse';
-    await trx.deleteFrom('placement_resource_classes').where('name', '=', name).execute();
+    if (!(await trx.selectFrom(table).select('name').where('name', '=', name).executeTakeFirst())) return 'missing';
+    if (await trx.selectFrom(usedIn).select(column).where(column, '=', name).executeTakeFirst()) return 'inuse';
+    await trx.deleteFrom(table).where('name', '=', name).execute();
     return 'ok';
   });
+}
+
+/** Creates a custom class; false when it already existed. */
+export async function createResourceClass(db: Db, name: string): Promise<boolean> {
+  return createCustom(db, 'placement_resource_classes', STANDARD_RC, name);
+}
+
+/** Deletes a custom class: 'missing', 'inuse' or 'ok'. */
+export async function deleteResourceClass(s: StoreDb, name: string): Promise<'missing' | 'inuse' | 'ok'> {
+  return deleteCustom(s, 'placement_resource_classes', 'placement_inventories', 'resource_class', name);
 }
 
 // ---- inventories ----
@@ -394,25 +404,14 @@ export async function listTraits(db: Db, filter: { startswith?: string; in?: str
   return all.sort();
 }
 
+/** Creates a custom trait; false when it already existed. */
 export async function createTrait(db: Db, name: string): Promise<boolean> {
-  if (STANDARD_TRAIT.has(name)) return false;
-  const now = nowIso();
-  try {
-    await db.insertInto('placement_traits').values({ name, created_at: now, updated_at: now }).execute();
-    return true;
-  } catch (e) {
-    if (isUniqueViolation(e)) return false;
-    throw e;
-  }
+  return createCustom(db, 'placement_traits', STANDARD_TRAIT, name);
 }
 
+/** Deletes a custom trait: 'missing', 'inuse' or 'ok'. */
 export async function deleteTrait(s: StoreDb, name: string): Promise<'missing' | 'inuse' | 'ok'> {
-  return writeTx(s, async (trx) => {
-    if (!(await trx.selectFrom('placement_traits').select('name').where('name', '=', name).executeTakeFirst())) return 'missing';
-    if (await trx.selectFrom('placement_provider_traits').select('trait').where('trait', '=', name).executeTakeFirst()) return 'inuse';
-    await trx.deleteFrom('placement_traits').where('name', '=', name).execute();
-    return 'ok';
-  });
+  return deleteCustom(s, 'placement_traits', 'placement_provider_traits', 'trait', name);
 }
 
 export async function traitsByProvider(db: Db | Tx, uuids: string[] | null): Promise<Map<string, Set<string>>> {
