@@ -13,6 +13,22 @@ import { isUp, listServices } from '../store/services.js';
 
 export const UUID_RE = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
 
+/**
+ * Nova verifies a project id with Keystone (the caller's token) before quotas or flavor access
+ * name it: a 404 there is a 400 here; Keystone unreachable lets it pass, as in Nova.
+ */
+export async function verifyProjectId(ctx: ComputeContext, rc: RequestContext, projectId: string): Promise<void> {
+  let res: Response;
+  try {
+    let base = await ctx.session.endpoint('identity');
+    if (!/\/v3$/.test(base)) base += '/v3';
+    res = await fetch(`${base}/projects/${encodeURIComponent(projectId)}`, { headers: { 'X-Auth-Token': rc.token } });
+  } catch {
+    return;
+  }
+  if (res.status === 404) throw new ApiError('BadRequest', `Project ID ${projectId} is not a valid project.`);
+}
+
 export function instanceNotFound(id: string): ApiError {
   return new ApiError('NotFound', `Instance ${id} could not be found.`);
 }

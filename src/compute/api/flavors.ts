@@ -14,6 +14,7 @@ import {
   addFlavorProject, deleteExtraSpec, deleteFlavorRow, extraSpecs, FlavorConflict, flavorProjects, insertFlavor, listFlavorRows,
   putExtraSpecs, removeFlavorProject, setFlavorDescription, visibleFlavor, type FlavorRow,
 } from '../store/flavors.js';
+import { verifyProjectId } from './common.js';
 import { EXTRA_SPEC_NAMESPACES, EXTRA_SPEC_VALIDATORS, type ExtraSpecValidator } from './flavor-extra-specs-data.js';
 
 // ---- schemas (nova/api/openstack/compute/schemas/flavor*.py) ----
@@ -195,19 +196,6 @@ function checkSpecValues(req: FastifyRequest, specs: Record<string, string | num
     out[k] = value;
   }
   return out;
-}
-
-/** Nova checks a project id with Keystone (with the caller's token) before granting access. */
-async function verifyProjectId(ctx: ComputeContext, rc: RequestContext, projectId: string): Promise<void> {
-  let res: Response;
-  try {
-    let base = await ctx.session.endpoint('identity');
-    if (!/\/v3$/.test(base)) base += '/v3';
-    res = await fetch(`${base}/projects/${encodeURIComponent(projectId)}`, { headers: { 'X-Auth-Token': rc.token } });
-  } catch {
-    return; // Keystone unreachable: Nova lets it pass
-  }
-  if (res.status === 404) throw new ApiError('BadRequest', `Project ID ${projectId} is not a valid project.`);
 }
 
 export function registerFlavors(app: FastifyInstance, ctx: ComputeContext): void {

@@ -4,9 +4,10 @@
 // nova-network ones, 2.57 the personality files). Nova's limits, quota_sets and quota_classes.
 
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { authorize, requestContext, type ComputeContext, type RequestContext } from '../context.js';
+import { authorize, requestContext, type ComputeContext } from '../context.js';
 import { ApiError } from '../../common/errors.js';
 import { boolFromString, last, T, validateBody, validateQuery, type Schema } from './nova-schema.js';
+import { verifyProjectId } from './common.js';
 import {
   classQuotas, FILTERED_2_36, FILTERED_2_57, projectLimits, quotaDefaults, quotaDetails, QUOTA_RESOURCES, settableQuotas, userLimits,
 } from '../quotas.js';
@@ -61,19 +62,6 @@ function userIdOf(req: FastifyRequest): string | undefined {
   return v || undefined;
 }
 
-/** Nova verifies a project id with Keystone (the caller's token); 404 there is a 400 here. */
-async function verifyProject(ctx: ComputeContext, rc: RequestContext, projectId: string): Promise<void> {
-  let res: Response;
-  try {
-    let base = await ctx.session.endpoint('identity');
-    if (!/\/v3$/.test(base)) base += '/v3';
-    res = await fetch(`${base}/projects/${encodeURIComponent(projectId)}`, { headers: { 'X-Auth-Token': rc.token } });
-  } catch {
-    return;
-  }
-  if (res.status === 404) throw new ApiError('BadRequest', `Project ID ${projectId} is not a valid project.`);
-}
-
 const LIMIT_NAMES: Record<string, string[]> = {
   ram: ['maxTotalRAMSize'], instances: ['maxTotalInstances'], cores: ['maxTotalCores'], key_pairs: ['maxTotalKeypairs'],
   floating_ips: ['maxTotalFloatingIps'], metadata_items: ['maxServerMeta', 'maxImageMeta'], injected_files: ['maxPersonality'],
@@ -115,7 +103,7 @@ export function registerLimits(app: FastifyInstance, ctx: ComputeContext): void 
     const rc = requestContext(ctx, req);
     const userId = userIdOf(req);
     authorize(ctx, rc, 'os_compute_api:os-quota-sets:show', { project_id: req.params.id });
-    await verifyProject(ctx, rc, req.params.id);
+    await verifyProjectId(ctx, rc, req.params.id);
     const values = userId ? await userLimits(ctx.db, req.params.id, userId) : await projectLimits(ctx.db, req.params.id);
     return { quota_set: formatSet(req.params.id, values, quotaSetFilter(req)) };
   });
@@ -124,14 +112,14 @@ export function registerLimits(app: FastifyInstance, ctx: ComputeContext): void 
     const rc = requestContext(ctx, req);
     const userId = userIdOf(req);
     authorize(ctx, rc, 'os_compute_api:os-quota-sets:detail', { project_id: req.params.id });
-    await verifyProject(ctx, rc, req.params.id);
+    await verifyProjectId(ctx, rc, req.params.id);
     return { quota_set: formatSet(req.params.id, await quotaDetails(ctx.db, req.params.id, userId), quotaSetFilter(req)) };
   });
 
   app.get('/os-quota-sets/:id/defaults', async (req: Req) => {
     const rc = requestContext(ctx, req);
     authorize(ctx, rc, 'os_compute_api:os-quota-sets:defaults', { project_id: req.params.id });
-    await verifyProject(ctx, rc, req.params.id);
+    await verifyProjectId(ctx, rc, req.params.id);
     return { quota_set: formatSet(req.params.id, await quotaDefaults(ctx.db), quotaSetFilter(req)) };
   });
 
@@ -140,7 +128,7 @@ export function registerLimits(app: FastifyInstance, ctx: ComputeContext): void 
     const body = validateBody<{ quota_set: Record<string, unknown> }>(quotaSetUpdateSchema(req), req.body);
     const userId = userIdOf(req);
     authorize(ctx, rc, 'os_compute_api:os-quota-sets:update', { project_id: req.params.id });
-    await verifyProject(ctx, rc, req.params.id);
+    await verifyProjectId(ctx, rc, req.params.id);
     const set = body.quota_set;
     if (set && typeof set === 'object' && 'networks' in set) throw new ApiError('BadRequest', 'The networks quota has been removed');
     const force = set.force !== undefined && boolFromString(set.force);

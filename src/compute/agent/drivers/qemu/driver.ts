@@ -629,29 +629,24 @@ export class QemuDriver implements HypervisorDriver {
   }
 
   async pause(uuid: string): Promise<void> {
-    const id = normUuid(uuid);
-    await this.locked(id, async () => {
-      await this.readRecord(id);
-      const pid = await this.livePid(id);
-      if (!pid) throw new DriverError('InstanceInvalidState', `instance ${id} is not running`);
-      await this.withQmp(id, async (q) => {
-        await q.execute('stop');
-        const s = await q.execute<{ status: string }>('query-status');
-        if (s.status !== 'paused') throw new DriverError('InstanceInvalidState', `instance ${id}: status ${s.status} after stop`);
-      });
-    });
+    await this.runState(uuid, 'stop', 'paused');
   }
 
   async unpause(uuid: string): Promise<void> {
+    await this.runState(uuid, 'cont', 'running');
+  }
+
+  /** Pause/unpause: QMP `stop` or `cont` on the running guest, then its status must be `expected`. */
+  private async runState(uuid: string, command: 'stop' | 'cont', expected: 'paused' | 'running'): Promise<void> {
     const id = normUuid(uuid);
     await this.locked(id, async () => {
       await this.readRecord(id);
       const pid = await this.livePid(id);
       if (!pid) throw new DriverError('InstanceInvalidState', `instance ${id} is not running`);
       await this.withQmp(id, async (q) => {
-        await q.execute('cont');
+        await q.execute(command);
         const s = await q.execute<{ status: string }>('query-status');
-        if (s.status !== 'running') throw new DriverError('InstanceInvalidState', `instance ${id}: status ${s.status} after cont`);
+        if (s.status !== expected) throw new DriverError('InstanceInvalidState', `instance ${id}: status ${s.status} after ${command}`);
       });
     });
   }
