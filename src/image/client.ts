@@ -34,16 +34,9 @@ export class ImageClient {
   constructor(private session: ServiceSession) {}
 
   private async call(method: string, path: string, init: { token?: string; body?: unknown; raw?: ReadableStream<Uint8Array>; headers?: Record<string, string>; patch?: unknown[] } = {}): Promise<Response> {
-    if (!init.token) return this.session.request('image', method, path, { body: init.body, raw: init.raw, headers: init.headers });
-    const base = await this.session.endpoint('image');
-    const headers: Record<string, string> = { ...(init.headers ?? {}), 'X-Auth-Token': init.token };
-    let body: RequestInit['body'];
-    if (init.patch) { body = JSON.stringify(init.patch); headers['Content-Type'] = 'application/openstack-images-v2.1-json-patch'; }
-    else if (init.body !== undefined) { body = JSON.stringify(init.body); headers['Content-Type'] ??= 'application/json'; }
-    else if (init.raw) body = init.raw as RequestInit['body'];
-    const req: RequestInit & { duplex?: 'half' } = { method, headers, body };
-    if (init.raw) req.duplex = 'half';
-    return fetch(base + path, req);
+    // With the caller's token when given (Glance then decides what the caller may see), else as the service user.
+    const headers = init.patch ? { ...(init.headers ?? {}), 'Content-Type': 'application/openstack-images-v2.1-json-patch' } : init.headers;
+    return this.session.request('image', method, path, { body: init.patch ?? init.body, raw: init.raw, headers, ...(init.token ? { token: init.token } : {}) });
   }
 
   /** The image, or null when it does not exist or the token's project may not see it. */
