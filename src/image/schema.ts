@@ -5,24 +5,10 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { GLANCE_SCHEMAS } from './api/schemas/glance-schemas.js';
 import { GlanceError } from './errors.js';
+import { pyRepr } from '../common/pyrepr.js';
 
 const ajv = new Ajv({ allErrors: false, strict: false, validateSchema: false, coerceTypes: false, useDefaults: false });
 const compiled = new Map<string, ValidateFunction>();
-
-/** Python's repr() of a JSON value, as jsonschema prints instances. */
-export function pyRepr(v: unknown): string {
-  if (v === null || v === undefined) return 'None';
-  if (v === true) return 'True';
-  if (v === false) return 'False';
-  if (typeof v === 'number') return Number.isInteger(v) ? String(v) : String(v);
-  if (typeof v === 'string') {
-    const q = v.includes("'") && !v.includes('"') ? '"' : "'";
-    const body = v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/\r/g, '\\r').replace(/\t/g, '\\t');
-    return q + (q === "'" ? body.replace(/'/g, "\\'") : body) + q;
-  }
-  if (Array.isArray(v)) return `[${v.map(pyRepr).join(', ')}]`;
-  return `{${Object.entries(v as Record<string, unknown>).map(([k, x]) => `${pyRepr(k)}: ${pyRepr(x)}`).join(', ')}}`;
-}
 
 function at(root: unknown, pointer: string): unknown {
   let cur = root;
