@@ -414,17 +414,22 @@ export async function deleteTrait(s: StoreDb, name: string): Promise<'missing' |
   return deleteCustom(s, 'placement_traits', 'placement_provider_traits', 'trait', name);
 }
 
-export async function traitsByProvider(db: Db | Tx, uuids: string[] | null): Promise<Map<string, Set<string>>> {
+/** A provider link table (traits, aggregates) as provider uuid -> the set of its `column` values; every provider when `uuids` is null. */
+async function linksByProvider(db: Db | Tx, table: string, column: string, uuids: string[] | null): Promise<Map<string, Set<string>>> {
   const out = new Map<string, Set<string>>();
   if (uuids && !uuids.length) return out;
-  let q = db.selectFrom('placement_provider_traits').selectAll();
+  let q = db.selectFrom(table).selectAll();
   if (uuids) q = q.where('resource_provider_uuid', 'in', uuids);
   for (const r of await q.execute()) {
     let set = out.get(r.resource_provider_uuid);
     if (!set) out.set(r.resource_provider_uuid, set = new Set());
-    set.add(r.trait);
+    set.add(r[column]);
   }
   return out;
+}
+
+export async function traitsByProvider(db: Db | Tx, uuids: string[] | null): Promise<Map<string, Set<string>>> {
+  return linksByProvider(db, 'placement_provider_traits', 'trait', uuids);
 }
 
 export async function providerTraits(db: Db | Tx, uuid: string): Promise<string[]> {
@@ -445,16 +450,7 @@ export async function setProviderTraits(s: StoreDb, uuid: string, generation: nu
 // ---- aggregates ----
 
 export async function aggregatesByProvider(db: Db | Tx, uuids: string[] | null): Promise<Map<string, Set<string>>> {
-  const out = new Map<string, Set<string>>();
-  if (uuids && !uuids.length) return out;
-  let q = db.selectFrom('placement_provider_aggregates').selectAll();
-  if (uuids) q = q.where('resource_provider_uuid', 'in', uuids);
-  for (const r of await q.execute()) {
-    let set = out.get(r.resource_provider_uuid);
-    if (!set) out.set(r.resource_provider_uuid, set = new Set());
-    set.add(r.aggregate_uuid);
-  }
-  return out;
+  return linksByProvider(db, 'placement_provider_aggregates', 'aggregate_uuid', uuids);
 }
 
 export async function providerAggregates(db: Db | Tx, uuid: string): Promise<string[]> {
