@@ -14,7 +14,7 @@ import { lookupFromState, signInstanceId } from './metadata.js';
 import { proxyHeaders } from './metadata-proxy.js';
 import { bridgeName, dhcpHostLink, routerIfHostLink } from './names.js';
 import { NoopDataplane } from './noop.js';
-import { compileRouterNat } from './router.js';
+import { compileRouterNat, floatingIpConntrackCleanup, parseDnat, staleFloatingIps } from './router.js';
 
 const NET = '3f1c0a52-7d1e-4a57-9a55-0c3c2f5e9b10';
 const SUB = 'a1d4f6b2-0000-4000-8000-000000000001';
@@ -113,6 +113,24 @@ test('router NAT: floating IPs DNAT+SNAT, default SNAT only out of the gateway',
   assert.equal(compileRouterNat({ id: 'r', interfaces: [] }), 'add table ip monostack\ndelete table ip monostack\n');
   assert.match(compileRouterNat({ id: 'r', interfaces: [] }, true), /iifname "qr-\*" ip daddr 169\.254\.169\.254 tcp dport 80 redirect to :9697/);
   assert.equal(routerIfHostLink('p-int-000000').length <= 15, true);
+});
+
+test('router: a floating IP disassociated or moved loses its conntrack entries', () => {
+  const listed = 'table ip monostack {\n\tchain prerouting {\n\t\ttype nat hook prerouting priority dstnat; policy accept;\n'
+    + '\t\tiifname "qr-*" ip daddr 169.254.169.254 tcp dport 80 redirect to :9697\n\t\tip daddr 203.0.113.20 dnat to 10.0.0.5\n'
+    + '\t\tip daddr 203.0.113.21 dnat to 10.0.0.6\n\t\tip daddr 203.0.113.22 dnat ip to 10.0.0.7\n\t}\n}\n';
+  const before = parseDnat(listed);
+  assert.deepEqual([...before], [['203.0.113.20', '10.0.0.5'], ['203.0.113.21', '10.0.0.6'], ['203.0.113.22', '10.0.0.7']]);
+  const gw = { port_id: 'g', network_id: 'ext', subnet_id: 'es', ip_address: '203.0.113.10', cidr: '203.0.113.0/24', mac_address: 'fa:16:3e:00:00:0a', gateway_ip: '203.0.113.1', enable_snat: true };
+  const r = { id: 'r', interfaces: [], external_gateway: gw, floating_ips: [
+    { id: 'a', floating_ip_address: '203.0.113.20', fixed_ip_address: '10.0.0.5' }, // unchanged
+    { id: 'b', floating_ip_address: '203.0.113.21', fixed_ip_address: '10.0.0.9' }, // moved
+    { id: 'c', floating_ip_address: '203.0.113.23', fixed_ip_address: '10.0.0.8' }, // new
+  ] }; // 203.0.113.22: disassociated
+  assert.deepEqual(staleFloatingIps(before, r), ['203.0.113.21', '203.0.113.22']);
+  assert.deepEqual(staleFloatingIps(before, { ...r, external_gateway: null }), ['203.0.113.20', '203.0.113.21', '203.0.113.22'], 'no gateway: none is translated any more');
+  assert.deepEqual(staleFloatingIps(parseDnat(compileRouterNat(r)), r), [], 'the compiled table parses back to the same translations');
+  assert.deepEqual(floatingIpConntrackCleanup(['203.0.113.22']), [['-D', '-f', 'ipv4', '-d', '203.0.113.22'], ['-D', '-f', 'ipv4', '-q', '203.0.113.22']]);
 });
 
 test('metadata: the signature is neutron-metadata-agent\'s, identity headers from the guest are dropped', () => {

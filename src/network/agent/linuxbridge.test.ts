@@ -240,7 +240,7 @@ test('linuxbridge data plane on real namespaces', { skip: reason }, async (t) =>
     await dp.reconcile(current);
   });
 
-  await t.test('router: SNAT to the external network, floating IP reachable from outside', async () => {
+  await t.test('router: SNAT to the external network, floating IP reachable from outside, a running flow ends with its association', async (tt) => {
     // mst-ext has no route back to 10.91.0.0/24: a reply only arrives if the router SNATs
     assert.equal(await ping('mst-g2', '172.31.250.1'), true, 'SNAT via the gateway IP');
     assert.equal(await blocked('mst-ext', '172.31.250.20'), true, 'no floating IP yet');
@@ -261,6 +261,18 @@ test('linuxbridge data plane on real namespaces', { skip: reason }, async (t) =>
     await dp.reconcile(current);
     assert.equal((await routes()).trim(), '');
     assert.match((await run('ip', ['-n', `msrtr-${RTR}`, 'route'])).stdout, /^default via 172\.31\.250\.1 /m);
+    // disassociation also ends a flow that was running through the floating IP (the router's
+    // conntrack entry would otherwise keep translating it), and association starts it again
+    const stream = new PingStream('mst-ext', '172.31.250.20', 0.05);
+    try {
+      for (let i = 0; i < 100 && stream.replies.length < 3; i++) await new Promise((r) => setTimeout(r, 20));
+      assert.ok(stream.replies.length >= 3, 'a ping stream through the floating IP');
+      const off = await measureRuleChange(dp, makeState([icmpFromGroup, icmpFromAnywhere]), stream, false, { quietMs: 500 });
+      const msg = `the stream's last reply ${off.inForceMs.toFixed(0)} ms after reconcile() was called (it took ${off.reconcileMs.toFixed(0)} ms)`;
+      tt.diagnostic(msg);
+      assert.ok(off.inForceMs <= off.reconcileMs + 100, msg);
+      await measureRuleChange(dp, current, stream, true);
+    } finally { await stream.stop(); }
   });
 
   await t.test('metadata at 169.254.169.254 with the identity of the guest\'s port only', async () => {

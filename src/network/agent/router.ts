@@ -10,7 +10,6 @@ import { routerGwHostLink, routerGwNsLink, routerIfHostLink, routerIfNsLink, rou
 
 const q = (s: string): string => JSON.stringify(s);
 
-/** The router namespace's NAT table (replaced atomically, like the host firewall). */
 /** Where the router namespace's metadata proxy listens; 169.254.169.254:80 from qr- is redirected there (as Neutron's L3 agent). */
 export const ROUTER_METADATA_PORT = 9697;
 
@@ -51,6 +50,29 @@ export function compileRouterNat(r: RouterSpec, metadata = false): string {
       `    tcp dport ${ROUTER_METADATA_PORT} iifname != "qr-*" drop`, '  }'] : []),
     '}');
   return lines.join('\n') + '\n';
+}
+
+/** The floating IP translations (floating → fixed) a router namespace's NAT table holds, from `nft list chain ip monostack prerouting`. */
+export function parseDnat(nftText: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const m of nftText.matchAll(/ip daddr (\S+) dnat (?:ip )?to (\S+)/g)) out.set(m[1]!, m[2]!);
+  return out;
+}
+
+/**
+ * Floating IPs whose translation went away or now points elsewhere. Their conntrack entries in the
+ * router namespace must go (as Neutron's delete_conntrack_state): NAT is decided when a flow starts,
+ * so a flow that was running (a ping stream, a TCP session) would otherwise keep reaching the old
+ * fixed address through the router long after the floating IP was disassociated.
+ */
+export function staleFloatingIps(before: Map<string, string>, r: RouterSpec): string[] {
+  const now = new Map(r.external_gateway ? (r.floating_ips ?? []).map((f) => [f.floating_ip_address, f.fixed_ip_address]) : []);
+  return [...before].filter(([fip, fixed]) => now.get(fip) !== fixed).map(([fip]) => fip);
+}
+
+/** conntrack deletions for stale floating IPs: flows to them (original destination) and from them (SNATed: reply destination). */
+export function floatingIpConntrackCleanup(fips: string[]): string[][] {
+  return fips.flatMap((f) => [['-D', '-f', 'ipv4', '-d', f], ['-D', '-f', 'ipv4', '-q', f]]);
 }
 
 interface WantLink { nsName: string; hostName: string; bridge: string; mac: string; addrs: string[]; mtu?: number }
@@ -116,5 +138,10 @@ export async function ensureRouter(r: RouterSpec, bridgeOf: (networkId: string) 
   for (const l of routeLines) {
     try { await ipBatch([l], ns); } catch (e) { if (!l.startsWith('route del')) throw e; }
   }
+  let before = new Map<string, string>();
+  try { before = parseDnat(await nsExec(ns, 'nft', ['list', 'chain', 'ip', 'monostack', 'prerouting'])); } catch { /* no table yet */ }
   await nsExec(ns, 'nft', ['-f', '-'], compileRouterNat(r, metadata));
+  for (const args of floatingIpConntrackCleanup(staleFloatingIps(before, r))) {
+    try { await nsExec(ns, 'conntrack', args); } catch { /* nothing matched (exit 1) */ }
+  }
 }
