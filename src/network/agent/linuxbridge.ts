@@ -14,7 +14,7 @@ import {
   DEVICE_OWNER_DHCP, emptyState, type DataplaneCounts, type HostNetworkState, type NetworkDataplane, type NetworkSpec, type PortSpec,
 } from './driver.js';
 import { applyFirewall, compileFirewall, conntrackCleanup, removeFirewall, runConntrackCleanup, tablesPresent, type AppliedPort } from './firewall.js';
-import { deleteNamespace, ensureNamespace, ip, ipBatch, listLinks, listNamespaces, namespacePids, type IpLink } from './iplib.js';
+import { deleteNamespace, ensureNamespace, ip, ipBatch, ipWrites, listLinks, listNamespaces, namespacePids, type IpLink } from './iplib.js';
 import {
   bridgeName, dhcpHostLink, dhcpNamespace, dhcpNsLink, isOurLink, NFT_TABLE, NS_DHCP, NS_ROUTER, routerGwHostLink, routerIfHostLink, routerNamespace,
   vlanName, vxlanName,
@@ -143,6 +143,11 @@ export class LinuxBridgeDataplane implements NetworkDataplane {
     counts.firewalled_ports = fw.ports;
 
     let links = new Map((await listLinks()).map((l) => [l.ifname, l]));
+    let listedAt = ipWrites();
+    const relist = async () => {
+      if (ipWrites() !== listedAt) { listedAt = ipWrites(); links = new Map((await listLinks()).map((l) => [l.ifname, l])); }
+      return links;
+    };
 
     // L2: bridges and their uplinks, then the ports' devices
     // one broken network (a VLAN without 8021q, a mapped interface that is gone) must not stop the
@@ -157,7 +162,9 @@ export class LinuxBridgeDataplane implements NetworkDataplane {
       // without its uplink a network still works on this host
       else await attempt(`uplink of network ${n.id}`, () => this.attachUplink(n, links));
     }
-    links = new Map((await listLinks()).map((l) => [l.ifname, l]));
+    // A tap compute made since the first listing is plugged in this pass, not the next one.
+    if (desired.ports.some((p) => p.tap_name && netById.has(p.network_id) && !links.has(p.tap_name))) listedAt = -1;
+    await relist();
     for (const p of desired.ports) {
       const n = netById.get(p.network_id);
       if (!n || !p.tap_name || !links.has(p.tap_name)) continue; // not on this host (yet)
@@ -227,7 +234,7 @@ export class LinuxBridgeDataplane implements NetworkDataplane {
     }
     const wantLinks = new Set(nets.flatMap((n) => [bridgeName(n.id), vxlanName(n.id), vlanName(n.id)]));
     const knownLinks = new Set(known.networks.flatMap((id) => [bridgeName(id), vxlanName(id), vlanName(id)]));
-    for (const l of (await listLinks()).filter((x) => isOurLink(x.ifname))) {
+    for (const l of [...(await relist()).values()].filter((x) => isOurLink(x.ifname))) {
       // veth host ends go with their namespace; bridges, VXLAN and VLAN devices are deleted here
       if (wantLinks.has(l.ifname) || l.linkinfo?.info_kind === 'veth') continue;
       if (!this.opts.exclusive && !knownLinks.has(l.ifname)) continue;
