@@ -110,12 +110,16 @@ export class AgentsRpc {
     const fixed = new Map<string, { subnet_id: string; ip_address: string }[]>();
     const sgsOf = new Map<string, string[]>();
     if (portIds.length) {
-      for (const a of (await db.selectFrom('neutron_ipallocations').select(['port_id', 'subnet_id', 'ip_address']).where('port_id', 'in', portIds).execute()) as Row[]) {
+      // By subnet (the primary key's prefix), not by a list of every port id (a thousand
+      // parameters per statement); ports' groups through the (network_id, mac) index.
+      const subnetIds = subnets.map((x) => x.id);
+      const allocations = subnetIds.length ? await db.selectFrom('neutron_ipallocations').select(['port_id', 'subnet_id', 'ip_address']).where('subnet_id', 'in', subnetIds).execute() : [];
+      for (const a of allocations as Row[]) {
         (fixed.get(a.port_id) ?? fixed.set(a.port_id, []).get(a.port_id)!).push({ subnet_id: a.subnet_id, ip_address: a.ip_address });
       }
-      for (const g of (await db.selectFrom('neutron_port_security_groups').select(['port_id', 'security_group_id']).where('port_id', 'in', portIds).execute()) as Row[]) {
-        (sgsOf.get(g.port_id) ?? sgsOf.set(g.port_id, []).get(g.port_id)!).push(g.security_group_id);
-      }
+      const groups = await db.selectFrom('neutron_port_security_groups as g').innerJoin('neutron_ports as p', 'p.id', 'g.port_id')
+        .select(['g.port_id', 'g.security_group_id']).where('p.network_id', 'in', ids).execute();
+      for (const g of groups as Row[]) (sgsOf.get(g.port_id) ?? sgsOf.set(g.port_id, []).get(g.port_id)!).push(g.security_group_id);
     }
     const ports: PortSpec[] = portRows.map((p) => ({
       id: p.id, network_id: p.network_id, mac_address: p.mac_address, fixed_ips: fixed.get(p.id) ?? [], device_owner: p.device_owner, device_id: p.device_id,
