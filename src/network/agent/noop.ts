@@ -11,7 +11,9 @@ export class NoopDataplane implements NetworkDataplane {
   reconciles = 0;
 
   async reconcile(desired: HostNetworkState): Promise<void> {
-    this.state = structuredClone(desired);
+    // Each pass gets a state built afresh for it (agents-rpc.ts hostState): nothing else holds it,
+    // so no copy is needed (a copy of a 1,000-port state took ~2 ms per pass).
+    this.state = desired;
     this.reconciles++;
   }
 
