@@ -268,6 +268,9 @@ const rebuild: Handler = async (a) => {
   view.adminPass = adminPass;
   if (!mv.atLeast('2.75')) {
     for (const k of Object.keys(view)) if (k.startsWith('OS-EXT-SRV-ATTR') || k.startsWith('OS-SRV-USG') || ['OS-EXT-STS:task_state', 'OS-EXT-STS:vm_state', 'OS-EXT-STS:power_state', 'OS-EXT-AZ:availability_zone', 'key_name', 'config_drive', 'os-extended-volumes:volumes_attached', 'host_status', 'security_groups'].includes(k)) delete view[k];
+    // Nova's extend_address=False: {version, addr} only, without OS-EXT-IPS:type / OS-EXT-IPS-MAC:mac_addr.
+    view.addresses = Object.fromEntries(Object.entries(view.addresses as Record<string, { version: number; addr: string }[]>)
+      .map(([net, ips]) => [net, ips.map(({ version, addr }) => ({ version, addr }))]));
   }
   a.reply.code(202);
   return { server: view };
