@@ -113,10 +113,14 @@ export async function deleteInstance(ctx: ComputeContext, inst: InstanceRow, req
   }
 }
 
-/** Nova's _local_delete: the host cannot do it, so the claim and the ports are given back from here. */
+/**
+ * Nova's _local_delete: the host cannot do it, so the claim and the ports are given back from here —
+ * also without a host: a shelved-offloaded server keeps its ports (found by Tempest's
+ * test_delete_server_while_in_shelved_state, whose network then could not be deleted).
+ */
 async function localCleanup(ctx: ComputeContext, inst: InstanceRow): Promise<void> {
   await deleteAllocations(ctx, inst.uuid).catch((e) => ctx.log.warn({ err: e, uuid: inst.uuid }, 'allocation cleanup failed'));
-  if (inst.host) await deallocateForInstance(ctx, inst.uuid, networkInfoOf(inst)).catch((e) => ctx.log.warn({ err: e, uuid: inst.uuid }, 'port cleanup failed'));
+  await deallocateForInstance(ctx, inst.uuid, networkInfoOf(inst)).catch((e) => ctx.log.warn({ err: e, uuid: inst.uuid }, 'port cleanup failed'));
 }
 
 /** Casts an action to the instance's agent. */
