@@ -115,7 +115,9 @@ export async function startAgent(deps: { cfg: Config; bus: Bus }, log: Logger, o
   mkdirSync(stateDir, { recursive: true, mode: 0o700 });
   const secret = cfg.compute.metadata_proxy_shared_secret;
   const withMetadata = networkNode && kind === 'linuxbridge' && !!secret;
-  const dataplane = createDataplane(kind, { stateDir, physicalInterfaceMappings: mappings, ...(withMetadata ? { metadataSocket } : {}) });
+  // A security-group change is applied without re-listing the host (links, namespaces, daemons),
+  // which is checked again at least every 10 s and on every other change.
+  const dataplane = createDataplane(kind, { stateDir, physicalInterfaceMappings: mappings, hostCheckIntervalMs: 10_000, ...(withMetadata ? { metadataSocket } : {}) });
   const metadataHost = cfg.compute.metadata_listen || (cfg.DEFAULT.host === '0.0.0.0' ? '127.0.0.1' : cfg.DEFAULT.host);
   const agent = new NetworkAgent(deps.bus, dataplane, log.child({ component: 'network-agent' }), {
     host: cfg.compute.host || hostname(), networkNode, resyncSec: cfg.network.agent_resync_interval,

@@ -6,6 +6,7 @@
 
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import { join } from 'node:path';
@@ -417,5 +418,41 @@ test('orphans: a DHCP namespace whose state directory was deleted without teardo
   assert.deepEqual(orphans.map((o) => o.namespace), [dhcpNamespace(NETO)]);
   await removeOrphans(orphans);
   for (let i = 0; i < 50 && (await countResources(sc)).links !== base.links; i++) await new Promise((r) => setTimeout(r, 50));
+  assert.deepEqual(await countResources(sc), base);
+});
+
+test('hostCheckIntervalMs: a pass that only changes security groups applies the firewall without checking the host; any other change checks it', { skip: reason }, async () => {
+  const LOC = randomUUID();
+  const PORT = randomUUID();
+  const GROUP = randomUUID();
+  const dir = await mkdtemp('/tmp/mst-dataplane-fast-');
+  const table = `${TABLE}f`;
+  const sc: ResourceScope = { prefixes: [], ids: [LOC], stateDir: dir, tables: [table] };
+  const base = await countResources(sc);
+  const dp3 = new LinuxBridgeDataplane({ stateDir: dir, table, hostCheckIntervalMs: 60_000 });
+  const port: PortSpec = { id: PORT, network_id: LOC, mac_address: 'fa:16:3e:00:fb:01', fixed_ips: [], device_owner: 'compute:nova', device_id: 'vm', port_security_enabled: true, security_groups: [GROUP], tap_name: 'mst-fast0' };
+  const state = (rules: SecurityGroupRuleSpec[], mtu = 1450): HostNetworkState => ({
+    networks: [{ id: LOC, network_type: 'local', mtu }], subnets: [], ports: [port], security_groups: [{ id: GROUP, rules }], routers: [],
+  });
+  const ruleset = async () => (await run('nft', ['list', 'table', 'inet', table])).stdout;
+  try {
+    await dp3.reconcile(state([]));
+    assert.ok(existsSync(`/sys/class/net/${bridgeName(LOC)}`));
+    const before = await ruleset();
+    // The bridge disappears behind the agent's back; a rule-only change is still in force at once…
+    await run('ip', ['link', 'del', bridgeName(LOC)]);
+    await dp3.reconcile(state([{ direction: 'ingress', ethertype: 'IPv4', protocol: 'icmp' } as SecurityGroupRuleSpec]));
+    const withRule = await ruleset();
+    assert.notEqual(withRule, before, 'the new rule is applied');
+    assert.ok(withRule.split('\n').some((l) => /icmp/.test(l) && !before.includes(l)), `an ICMP rule is new in:\n${withRule}`);
+    assert.equal(existsSync(`/sys/class/net/${bridgeName(LOC)}`), false, 'the host was not checked on a rule-only pass');
+    // …and the next change of anything else (here the MTU) checks the host and repairs it.
+    await dp3.reconcile(state([{ direction: 'ingress', ethertype: 'IPv4', protocol: 'icmp' } as SecurityGroupRuleSpec], 1400));
+    assert.ok(existsSync(`/sys/class/net/${bridgeName(LOC)}`), 'the bridge is back');
+    await dp3.teardown();
+  } finally {
+    await run('ip', ['link', 'del', bridgeName(LOC)]).catch(() => undefined);
+    await rm(dir, { recursive: true, force: true });
+  }
   assert.deepEqual(await countResources(sc), base);
 });

@@ -53,6 +53,13 @@ export interface LinuxBridgeOptions {
    * created, so a test beside a running cloud never deletes the cloud's namespaces.
    */
   exclusive?: boolean;
+  /**
+   * A pass whose desired state differs from the last fully checked one only in security groups
+   * applies the firewall and stops, so a rule change is in force without waiting for the host's
+   * links, namespaces and daemons to be listed again; the host itself is checked again on the
+   * first pass after this many ms. 0 (the default): every pass checks everything.
+   */
+  hostCheckIntervalMs?: number;
 }
 
 interface Known { networks: string[]; routers: string[] }
@@ -66,6 +73,9 @@ export class LinuxBridgeDataplane implements NetworkDataplane {
   private last: DataplaneCounts = { networks: 0, plugged_ports: 0, dhcp_servers: 0, routers: 0, firewalled_ports: 0, metadata_proxies: 0 };
   private applied: AppliedPort[] = [];
   private lastScript = '';
+  /** Everything but the security groups of the last fully checked pass, and when it ran. */
+  private hostPrint = '';
+  private hostCheckedAt = 0;
   /** What the last successful pass built per DHCP namespace / router: unchanged ones are only checked, not redone. */
   private built = new Map<string, string>();
   /** how long the last nftables transaction took (ms) */
@@ -86,6 +96,7 @@ export class LinuxBridgeDataplane implements NetworkDataplane {
 
   plugPort(port: PortSpec, device: string): Promise<void> {
     return this.serial(async () => {
+      this.hostPrint = ''; // the host changed outside a pass: the next one checks it
       const net = this.state.networks.find((n) => n.id === port.network_id) ?? { id: port.network_id, network_type: 'local' as const };
       const links = new Map((await listLinks()).map((l) => [l.ifname, l]));
       if (!links.has(bridgeName(net.id))) {
@@ -100,6 +111,7 @@ export class LinuxBridgeDataplane implements NetworkDataplane {
 
   unplugPort(_port: PortSpec, device: string): Promise<void> {
     return this.serial(async () => {
+      this.hostPrint = '';
       try { await ip(['link', 'set', 'dev', device, 'nomaster']); } catch { /* device already gone */ }
     });
   }
@@ -113,6 +125,7 @@ export class LinuxBridgeDataplane implements NetworkDataplane {
       } finally {
         await removeFirewall(this.table);
         this.lastScript = '';
+        this.hostPrint = '';
         this.applied = [];
         this.built.clear();
       }
@@ -141,6 +154,15 @@ export class LinuxBridgeDataplane implements NetworkDataplane {
       this.applied = fw.applied;
     }
     counts.firewalled_ports = fw.ports;
+
+    const hostPrint = JSON.stringify([desired.networks, desired.subnets, desired.routers,
+      desired.ports.map(({ security_groups: _groups, ...p }) => p), this.opts.metadataSocket ?? '']);
+    if (hostPrint === this.hostPrint && Date.now() - this.hostCheckedAt < (this.opts.hostCheckIntervalMs ?? 0)) {
+      this.state = desired;
+      this.last = { ...this.last, firewalled_ports: fw.ports };
+      return;
+    }
+    this.hostPrint = '';
 
     let links = new Map((await listLinks()).map((l) => [l.ifname, l]));
     let listedAt = ipWrites();
@@ -243,6 +265,7 @@ export class LinuxBridgeDataplane implements NetworkDataplane {
     await this.saveKnown({ networks: nets.map((n) => n.id), routers: [...wantNs].filter((n) => n.startsWith(NS_ROUTER)).map((n) => n.slice(NS_ROUTER.length)) });
     this.state = desired;
     this.last = counts;
+    if (!errors.length) { this.hostPrint = hostPrint; this.hostCheckedAt = Date.now(); }
     if (errors.length === 1) throw errors[0]!;
     if (errors.length) throw new AggregateError(errors, `reconcile: ${errors.length} failures: ${errors.map((e) => e.message).join('; ')}`);
   }
