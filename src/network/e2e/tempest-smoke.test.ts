@@ -76,7 +76,8 @@ test('Tempest network API smoke subset passes against monostack up', { timeout: 
   const results = join(dir, 'results.txt');
   try {
     const out = await new Promise<string>((res) => {
-      execFile('bash', [join(root, 'scripts', 'tempest-network.sh'), '--regex', SMOKE, '--results', results], {
+      // The Tempest workspace (tempest.conf, tempest.log) inside this test's directory, removed with it.
+      execFile('bash', [join(root, 'scripts', 'tempest-network.sh'), '--regex', SMOKE, '--results', results, '--', '--workspace', join(dir, 'ws')], {
         env: { ...process.env, MONOSTACK_TEMPEST_SH: HARNESS, MONOSTACK_BIN: BIN }, timeout: 840_000, maxBuffer: 64 * 1024 * 1024,
       }, (_e, stdout, stderr) => res(`${stdout}\n${stderr}`));
     });
