@@ -1,5 +1,6 @@
 // Shared by the end-to-end tests: where the checkout is, a free loopback port, the Tempest harness.
 
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
@@ -45,6 +46,31 @@ function canListen(port: number): Promise<boolean> {
     s.once('error', () => res(false));
     s.listen(port, '127.0.0.1', () => s.close(() => res(true)));
   });
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `fn` every `pollMs` until it returns something truthy (returned) or `ms` have passed (throws, with the last answer or error). */
+export async function until<T>(what: string, fn: () => Promise<T | undefined | false>, ms = 120_000, pollMs = 300): Promise<T> {
+  const end = Date.now() + ms;
+  let last: unknown;
+  while (Date.now() < end) {
+    try {
+      const v = await fn();
+      if (v) return v;
+      last = v;
+    } catch (e) { last = e; }
+    await sleep(pollMs);
+  }
+  throw new Error(`timed out waiting for ${what} (last: ${String(last)})`);
+}
+
+/** The folder of the test guest images (.tmp/images), built by scripts/build-test-images.sh on first use. */
+export function testImagesDir(): string {
+  const root = projectRoot();
+  const dir = join(root, '.tmp', 'images');
+  if (!existsSync(join(dir, 'disk.qcow2'))) execFileSync('bash', [join(root, 'scripts', 'build-test-images.sh'), dir], { stdio: 'inherit' });
+  return dir;
 }
 
 /** The shared Tempest harness (tempest.sh): $MONOSTACK_TEMPEST_SH, ../shared beside the checkout, or /work/shared. */

@@ -11,16 +11,9 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
-import { projectRoot } from '../../common/testing/process.js';
+import { testImagesDir, until } from '../../common/testing/process.js';
 import { qemuPidsMentioning, startUp, tableField, type UpProcess } from '../../cli/up-process.js';
 
-const root = projectRoot(import.meta.url);
-const IMAGES = join(root, '.tmp', 'images');
-
-function testImages(): string {
-  if (!existsSync(join(IMAGES, 'disk.qcow2'))) execFileSync('bash', [join(root, 'scripts', 'build-test-images.sh'), IMAGES], { stdio: 'inherit' });
-  return IMAGES;
-}
 
 const qemuPids = qemuPidsMentioning;
 
@@ -28,26 +21,11 @@ function qemuArgs(pid: number): string[] {
   return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, ms = 120_000): Promise<T> {
-  const end = Date.now() + ms;
-  let last: unknown;
-  while (Date.now() < end) {
-    try {
-      const v = await fn();
-      if (v) return v;
-      last = v;
-    } catch (e) { last = e; }
-    await sleep(500);
-  }
-  throw new Error(`timed out waiting for ${what} (last: ${String(last)})`);
-}
 
 test('the seed\'s compute commands with Debian\'s clients on real QEMU guests', { timeout: 900_000 }, async (t) => {
   if (!existsSync('/usr/bin/openstack') || !existsSync('/usr/bin/nova')) return t.skip('python3-openstackclient / python3-novaclient not installed');
   if (!existsSync('/usr/bin/qemu-system-x86_64')) return t.skip('qemu-system-x86 not installed');
-  const images = testImages();
+  const images = testImagesDir();
   let up: UpProcess | undefined;
   try {
     up = await startUp({ services: ['image', 'placement', 'compute'], env: { MONOSTACK_COMPUTE_HOST: 'compute1', MONOSTACK_COMPUTE_SHUTDOWN_TIMEOUT: '2' }, readyTimeoutMs: 120_000 });

@@ -166,8 +166,8 @@ export class LinuxBridgeDataplane implements NetworkDataplane {
 
     let links = new Map((await listLinks()).map((l) => [l.ifname, l]));
     let listedAt = ipWrites();
-    const relist = async () => {
-      if (ipWrites() !== listedAt) { listedAt = ipWrites(); links = new Map((await listLinks()).map((l) => [l.ifname, l])); }
+    const relist = async (force = false) => {
+      if (force || ipWrites() !== listedAt) { listedAt = ipWrites(); links = new Map((await listLinks()).map((l) => [l.ifname, l])); }
       return links;
     };
 
@@ -185,8 +185,7 @@ export class LinuxBridgeDataplane implements NetworkDataplane {
       else await attempt(`uplink of network ${n.id}`, () => this.attachUplink(n, links));
     }
     // A tap compute made since the first listing is plugged in this pass, not the next one.
-    if (desired.ports.some((p) => p.tap_name && netById.has(p.network_id) && !links.has(p.tap_name))) listedAt = -1;
-    await relist();
+    await relist(desired.ports.some((p) => p.tap_name && netById.has(p.network_id) && !links.has(p.tap_name)));
     for (const p of desired.ports) {
       const n = netById.get(p.network_id);
       if (!n || !p.tap_name || !links.has(p.tap_name)) continue; // not on this host (yet)

@@ -15,17 +15,18 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { startUp } from '../../cli/up-process.js';
+import { testImagesDir, until } from '../../common/testing/process.js';
 import { countResources } from '../agent/resources.js';
 import { bridgeName, routerNamespace } from '../agent/names.js';
 import { PingStream } from '../agent/measure.js';
 import {
-  attachTestHost, closeGuestCloud, detachTestHost, guestCloud, guestLease, guestSkipReason, guestUpOptions, pingTtl, pings, testImages, until, type GuestCloud,
+  attachTestHost, closeGuestCloud, detachTestHost, guestCloud, guestLease, guestSkipReason, guestUpOptions, pingTtl, pings, type GuestCloud,
 } from './guest-helpers.js';
 
 test('a guest on a project network behind a router answers on its floating IP from the external network, only while associated', { timeout: 600_000 }, async (t) => {
   const skip = guestSkipReason();
   if (skip) return t.skip(skip);
-  const images = testImages();
+  const images = testImagesDir();
   const tag = randomBytes(3).toString('hex');
   const extNs = `mstf-${tag}`;
   const extEnd = `mstfv${tag}`;

@@ -5,35 +5,11 @@
 // themselves (cli/up-process.ts: a service module must not import the cli layer).
 
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { projectRoot } from '../../common/testing/process.js';
+import { until } from '../../common/testing/process.js';
 import { run } from '../../common/exec.js';
 
-const root = projectRoot(import.meta.url);
-const IMAGES = join(root, '.tmp', 'images');
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** The test guest images (scripts/build-test-images.sh), built on first use. */
-export function testImages(): string {
-  if (!existsSync(join(IMAGES, 'disk.qcow2'))) execFileSync('bash', [join(root, 'scripts', 'build-test-images.sh'), IMAGES], { stdio: 'inherit' });
-  return IMAGES;
-}
-
-export async function until<T>(what: string, fn: () => Promise<T | undefined | false>, ms = 120_000): Promise<T> {
-  const end = Date.now() + ms;
-  let last: unknown;
-  while (Date.now() < end) {
-    try {
-      const v = await fn();
-      if (v) return v;
-      last = v;
-    } catch (e) { last = e; }
-    await sleep(300);
-  }
-  throw new Error(`timed out waiting for ${what} (last: ${String(last)})`);
-}
 
 /** Why these tests cannot run here (printed as the skip reason), or undefined. */
 export function guestSkipReason(): string | undefined {

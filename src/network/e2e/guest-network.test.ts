@@ -15,15 +15,16 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { startUp, type UpProcess } from '../../cli/up-process.js';
+import { sleep, testImagesDir, until } from '../../common/testing/process.js';
 import { countResources } from '../agent/resources.js';
 import {
-  attachTestHost, closeGuestCloud, detachTestHost, guestCloud, guestLease, guestSkipReason, guestUpOptions, pings, serverActive, sleep, testImages, until, type GuestCloud,
+  attachTestHost, closeGuestCloud, detachTestHost, guestCloud, guestLease, guestSkipReason, guestUpOptions, pings, serverActive, type GuestCloud,
 } from './guest-helpers.js';
 
 test('a guest on the seed\'s flat network: DHCP from the pool, its key from metadata, ping only while ICMP is allowed', { timeout: 900_000 }, async (t) => {
   const skip = guestSkipReason();
   if (skip) return t.skip(skip);
-  const images = testImages();
+  const images = testImagesDir();
   const tag = randomBytes(3).toString('hex');
   const testNs = `mst-${tag}`;
   const hostEnd = `mstv${tag}`;
