@@ -262,7 +262,7 @@ const rebuild: Handler = async (a) => {
   const adminPass = arg.adminPass ?? randomBytes(9).toString('base64url').slice(0, 12);
   await castAction(a.ctx, a.inst, 'rebuild', a.req.id, { adminPass }); // for the config drive
   const fresh = (await getInstance(a.ctx.db, a.inst.uuid))!;
-  const extras = await serverExtras(a.ctx, [fresh]);
+  const extras = await serverExtras(a.ctx, [fresh], mv.atLeast('2.75') ? { securityGroupsAs: a.rc } : {});
   const view = serverView(a.ctx, a.req, a.rc, fresh, extras.get(fresh.uuid)!);
   if (mv.atLeast('2.57')) view.user_data = fresh.user_data;
   view.adminPass = adminPass;

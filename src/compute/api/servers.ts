@@ -254,7 +254,9 @@ async function create(ctx: ComputeContext, req: FastifyRequest) {
     id: first.uuid, links: links(req, 'servers', first.uuid), 'OS-DCF:diskConfig': first.auto_disk_config ? 'AUTO' : 'MANUAL',
   };
   out.adminPass = adminPass;
-  if (s.security_groups) out.security_groups = s.security_groups.map((g) => ({ name: g.name ?? 'default' }));
+  // Nova's create view: the groups of the request as given (its ports do not exist yet), else `default`,
+  // whatever the networks (also `none`, and without a network service).
+  out.security_groups = s.security_groups ?? [{ name: 'default' }];
   return { server: out };
 }
 
@@ -413,7 +415,7 @@ const statusOfRow = (r: InstanceRow) => (r.deleted ? 'DELETED' : statusOf(r.vm_s
 
 async function detailed(ctx: ComputeContext, req: FastifyRequest, rows: InstanceRow[]) {
   const rc = requestContext(ctx, req);
-  const extras = await serverExtras(ctx, rows);
+  const extras = await serverExtras(ctx, rows, { securityGroupsAs: rc });
   return rows.map((r) => serverView(ctx, req, rc, r, extras.get(r.uuid)!));
 }
 
@@ -423,7 +425,7 @@ async function show(ctx: ComputeContext, req: FastifyRequest, id: string) {
   const rc = requestContext(ctx, req);
   const inst = await loadServer(ctx, rc, id);
   authorize(ctx, rc, 'os_compute_api:servers:show', { project_id: inst.project_id });
-  const extras = await serverExtras(ctx, [inst]);
+  const extras = await serverExtras(ctx, [inst], { securityGroupsAs: rc });
   return { server: serverView(ctx, req, rc, inst, extras.get(inst.uuid)!) };
 }
 
@@ -466,7 +468,8 @@ async function update(ctx: ComputeContext, req: FastifyRequest, id: string) {
   if (s['OS-DCF:diskConfig'] !== undefined) values.auto_disk_config = s['OS-DCF:diskConfig'] === 'AUTO' ? 1 : 0;
   if (Object.keys(values).length) await updateInstance(ctx.db, inst.uuid, values);
   const fresh = (await getInstance(ctx.db, inst.uuid))!;
-  const extras = await serverExtras(ctx, [fresh]);
+  // From 2.75 PUT answers the whole view, security groups included (Nova's show_sec_grp).
+  const extras = await serverExtras(ctx, [fresh], mv.atLeast('2.75') ? { securityGroupsAs: rc } : {});
   const view = serverView(ctx, req, rc, fresh, extras.get(fresh.uuid)!);
   if (!mv.atLeast('2.75')) {
     // Before 2.75 PUT answered a reduced view.

@@ -41,6 +41,8 @@ export interface ServerExtras {
   fault?: FaultRow;
   /** The host's service state for host_status (2.16): UP, DOWN, MAINTENANCE, UNKNOWN or ''. */
   hostStatus?: string;
+  /** The groups of the server's ports (Nova's `security_groups`), when asked for and not empty. */
+  securityGroups?: { name: string }[];
 }
 
 /** Addresses as Nova shows them: {network name: [{version, addr, OS-EXT-IPS:type, OS-EXT-IPS-MAC:mac_addr}]}, fixed then floating. */
@@ -101,6 +103,8 @@ export function serverView(ctx: ComputeContext, req: FastifyRequest, rc: Request
   s.key_name = inst.key_name;
   s['OS-SRV-USG:launched_at'] = usageTime(inst.launched_at);
   s['OS-SRV-USG:terminated_at'] = usageTime(inst.terminated_at);
+  // Nova: only when the server's ports have groups; no key at all otherwise (networks none, no ports yet, all removed).
+  if (extra.securityGroups?.length) s.security_groups = extra.securityGroups;
   const showExtended = allowed(ctx, rc, 'os_compute_api:os-extended-server-attributes', target);
   if (showExtended) {
     s['OS-EXT-SRV-ATTR:host'] = inst.host;

@@ -54,6 +54,12 @@ test('a server boots to ACTIVE through placement and the agent, moves through it
   assert.equal(s['OS-EXT-STS:power_state'], 1);
   assert.equal(s['OS-EXT-SRV-ATTR:hostname'], 'hello');
   assert.equal(s.flavor.original_name, 'm1.tiny');
+  // Nova's create view names the request's groups, else `default`; with no ports (no network
+  // service here) the server view has no security_groups at all.
+  assert.deepEqual(r.body.server.security_groups, [{ name: 'default' }]);
+  assert.ok(!('security_groups' in s), JSON.stringify(s));
+  const detail = await c.call('compute', 'GET', '/servers/detail', { token: p.token, headers: V });
+  assert.ok(!('security_groups' in detail.body.servers.find((x: { id: string }) => x.id === id)));
 
   // Placement holds the instance's allocation on the host's provider.
   const admin = await c.adminToken();

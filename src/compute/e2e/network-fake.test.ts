@@ -1,7 +1,8 @@
 // Servers on networks, end to end on the fake hypervisor: identity, image, placement, network and
 // compute started as `up` starts them. The compute service validates the requested networks with
 // the caller's token, the agent creates and binds the ports on its host, the server shows them as
-// Nova does (addresses, os-interface, os-security-groups), interfaces attach and detach, and every
+// Nova does (addresses, os-interface, os-security-groups, the view's security_groups), interfaces
+// attach and detach, security groups are added and removed, and every
 // port compute made is gone after the delete while a port the user brought survives it unbound.
 
 import { test, before, after } from 'node:test';
@@ -226,4 +227,84 @@ test('security groups are added and removed on the server\'s ports; interfaces a
   assert.equal(det2.status, 404, det2.text);
   await del(id);
   assert.equal((await c.call('network', 'GET', `/v2.0/subnets/${subnetId}`, { token: p.token })).status, 200);
+});
+
+/** The names a server view shows in security_groups, or null when the key is absent (as Nova leaves it out). */
+function groupNames(s: Record<string, unknown>): string[] | null {
+  if (!('security_groups' in s)) return null;
+  return (s.security_groups as { name: string }[]).map((g) => g.name).sort();
+}
+
+async function detailOf(id: string): Promise<any> { // eslint-disable-line @typescript-eslint/no-explicit-any
+  const d = await c.call('compute', 'GET', '/servers/detail', { token: p.token, headers: V });
+  assert.equal(d.status, 200, d.text);
+  return d.body.servers.find((x: { id: string }) => x.id === id);
+}
+
+test('a server\'s security_groups are the groups of its ports: create, show, detail, PUT (2.75), add and remove', async () => {
+  const made: string[] = [];
+  for (const name of ['app', 'db']) {
+    const g = await c.call('network', 'POST', '/v2.0/security-groups', { token: p.token, body: { security_group: { name } } });
+    assert.equal(g.status, 201, g.text);
+    made.push(g.body.security_group.id);
+  }
+  const r = await boot('sgview', [{ uuid: netId }], { security_groups: [{ name: 'app' }] });
+  assert.equal(r.status, 202, r.text);
+  // The 202 shows the request's groups (the ports do not exist yet).
+  assert.deepEqual(r.body.server.security_groups, [{ name: 'app' }]);
+  const id = r.body.server.id;
+  let s = await waitFor(id, (x) => x.status === 'ACTIVE', 'ACTIVE');
+  assert.deepEqual(s.security_groups, [{ name: 'app' }], 'only the group asked for, not default');
+  assert.deepEqual(groupNames(await detailOf(id)), ['app']);
+
+  const act = (body: unknown) => c.call('compute', 'POST', `/servers/${id}/action`, { token: p.token, headers: V, body });
+  assert.equal((await act({ addSecurityGroup: { name: 'db' } })).status, 202);
+  assert.deepEqual(groupNames(await server(id)), ['app', 'db']);
+  assert.deepEqual(groupNames(await detailOf(id)), ['app', 'db']);
+  // PUT answers the whole view from 2.75, security groups included; before, without them.
+  let u = await c.call('compute', 'PUT', `/servers/${id}`, { token: p.token, headers: V, body: { server: { name: 'sgview2' } } });
+  assert.equal(u.status, 200, u.text);
+  assert.deepEqual(groupNames(u.body.server), ['app', 'db']);
+  u = await c.call('compute', 'PUT', `/servers/${id}`, { token: p.token, headers: { 'OpenStack-API-Version': 'compute 2.74' }, body: { server: { name: 'sgview' } } });
+  assert.equal(u.status, 200, u.text);
+  assert.equal(groupNames(u.body.server), null);
+  // Any microversion shows them on GET (Nova's view has had them since 2.1).
+  const old = await c.call('compute', 'GET', `/servers/${id}`, { token: p.token, headers: { 'OpenStack-API-Version': 'compute 2.1' } });
+  assert.deepEqual(groupNames(old.body.server), ['app', 'db']);
+
+  assert.equal((await act({ removeSecurityGroup: { name: 'app' } })).status, 202);
+  assert.deepEqual((await server(id)).security_groups, [{ name: 'db' }]);
+  // The last group removed: no security_groups key at all (Tempest's test_remove_server_all_security_groups).
+  assert.equal((await act({ removeSecurityGroup: { name: 'db' } })).status, 202);
+  s = await server(id);
+  assert.equal(groupNames(s), null, JSON.stringify(s));
+  assert.equal(groupNames(await detailOf(id)), null);
+  await del(id);
+  for (const g of made) assert.equal((await c.call('network', 'DELETE', `/v2.0/security-groups/${g}`, { token: p.token })).status, 204);
+});
+
+test('security_groups without groups: networks none has none; two ports in default show it twice, as Nova', async () => {
+  const none = await boot('sg-none', 'none');
+  assert.equal(none.status, 202, none.text);
+  // Nova's create view says `default` whatever the networks.
+  assert.deepEqual(none.body.server.security_groups, [{ name: 'default' }]);
+  const two = await boot('sg-two', [{ uuid: netId }, { uuid: netId }]);
+  assert.equal(two.status, 202, two.text);
+  const [a, b] = [none.body.server.id, two.body.server.id];
+  const sa = await waitFor(a, (x) => x.status === 'ACTIVE', 'ACTIVE');
+  const sb = await waitFor(b, (x) => x.status === 'ACTIVE', 'ACTIVE');
+  assert.equal(groupNames(sa), null, JSON.stringify(sa));
+  assert.equal((await portsOf(b)).length, 2);
+  // Nova lists each port's groups without de-duplicating them.
+  assert.deepEqual(sb.security_groups, [{ name: 'default' }, { name: 'default' }]);
+  // One detail call answers for both servers, each with its own groups.
+  const d = await c.call('compute', 'GET', '/servers/detail', { token: p.token, headers: V });
+  const byId = new Map<string, any>(d.body.servers.map((x: { id: string }) => [x.id, x])); // eslint-disable-line @typescript-eslint/no-explicit-any
+  assert.equal(groupNames(byId.get(a)), null);
+  assert.deepEqual(byId.get(b).security_groups, [{ name: 'default' }, { name: 'default' }]);
+  // An admin (another project, its own token to the network service) sees the same.
+  const adminView = await c.call('compute', 'GET', `/servers/${b}`, { token: await c.adminToken(), headers: V });
+  assert.deepEqual(adminView.body.server.security_groups, [{ name: 'default' }, { name: 'default' }]);
+  await del(a);
+  await del(b);
 });
