@@ -5,6 +5,7 @@ import type { Kysely } from 'kysely';
 import type { FlavorCopy } from './flavors.js';
 import { nowIso, parseJson } from '../context.js';
 import { insertId } from '../../common/db/index.js';
+import { prepared } from '../../common/db/prepared.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Db = Kysely<any>;
@@ -38,10 +39,12 @@ export async function insertInstance(db: Db, row: Omit<InstanceRow, 'id'>, metad
   });
 }
 
+// Read several times per boot and per action: built and compiled once.
+const liveInstance = prepared<[string], InstanceRow>((db, uuid) => db.selectFrom('instances').selectAll().where('uuid', '=', uuid).where('deleted', '=', 0));
+const anyInstance = prepared<[string], InstanceRow>((db, uuid) => db.selectFrom('instances').selectAll().where('uuid', '=', uuid));
+
 export async function getInstance(db: Db, uuid: string, includeDeleted = false): Promise<InstanceRow | undefined> {
-  let q = db.selectFrom('instances').selectAll().where('uuid', '=', uuid);
-  if (!includeDeleted) q = q.where('deleted', '=', 0);
-  return q.executeTakeFirst() as Promise<InstanceRow | undefined>;
+  return (await (includeDeleted ? anyInstance : liveInstance)(db, uuid)).rows[0];
 }
 
 export interface Expect {

@@ -3,6 +3,7 @@
 // user, server groups per project and user, a group's members per user.
 
 import type { Kysely } from 'kysely';
+import { prepared } from '../../common/db/prepared.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Db = Kysely<any>;
@@ -10,9 +11,12 @@ type Db = Kysely<any>;
 const now = () => new Date().toISOString();
 
 /** Project-wide limits (userId undefined) or one user's limits within the project. */
+const limitsOf = prepared<[string, string], { resource: string; hard_limit: number }>((db, projectId, userId) =>
+  db.selectFrom('quotas').select(['resource', 'hard_limit']).where('project_id', '=', projectId).where('user_id', '=', userId));
+
 export async function quotaLimits(db: Db, projectId: string, userId?: string): Promise<Record<string, number>> {
-  const rows = await db.selectFrom('quotas').select(['resource', 'hard_limit']).where('project_id', '=', projectId).where('user_id', '=', userId ?? '').execute();
-  return Object.fromEntries(rows.map((r) => [r.resource as string, Number(r.hard_limit)]));
+  const { rows } = await limitsOf(db, projectId, userId ?? '');
+  return Object.fromEntries(rows.map((r) => [r.resource, Number(r.hard_limit)]));
 }
 
 /** Every user-level limit in a project (for the remaining-quota arithmetic). */
@@ -51,12 +55,15 @@ export async function setQuotaClassLimit(db: Db, className: string, resource: st
 }
 
 /** Live (not deleted, not soft-deleted) instances of a project, or of one user in it: count, vcpus, ram. */
+type UsageRow = { n: number | string; cores: number | string | null; ram: number | string | null };
+const usageQuery = (db: Db, projectId: string) => db.selectFrom('instances')
+  .select((eb) => [eb.fn.countAll().as('n'), eb.fn.sum('vcpus').as('cores'), eb.fn.sum('memory_mb').as('ram')])
+  .where('project_id', '=', projectId).where('deleted', '=', 0).where('vm_state', '<>', 'soft-delete');
+const projectUsage = prepared<[string], UsageRow>((db, projectId) => usageQuery(db, projectId));
+const userUsage = prepared<[string, string], UsageRow>((db, projectId, userId) => usageQuery(db, projectId).where('user_id', '=', userId));
+
 export async function instanceUsage(db: Db, projectId: string, userId?: string): Promise<{ instances: number; cores: number; ram: number }> {
-  let q = db.selectFrom('instances')
-    .select((eb) => [eb.fn.countAll().as('n'), eb.fn.sum('vcpus').as('cores'), eb.fn.sum('memory_mb').as('ram')])
-    .where('project_id', '=', projectId).where('deleted', '=', 0).where('vm_state', '<>', 'soft-delete');
-  if (userId) q = q.where('user_id', '=', userId);
-  const r = await q.executeTakeFirst();
+  const r = (await (userId ? userUsage(db, projectId, userId) : projectUsage(db, projectId))).rows[0];
   return { instances: Number(r?.n ?? 0), cores: Number(r?.cores ?? 0), ram: Number(r?.ram ?? 0) };
 }
 
