@@ -4,6 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { sql, type Expression, type Kysely, type SqlBool } from 'kysely';
 import { isUniqueViolation } from '../../common/db/index.js';
+import { keyed, prepared } from '../../common/db/prepared.js';
 import { glanceError } from '../errors.js';
 import { nowIso, parseJson } from '../util.js';
 
@@ -88,25 +89,32 @@ export function cloneImage(i: Image): Image {
   };
 }
 
+// One query for the three child tables (properties, tags, active locations) of up to 500 images:
+// rows of (image, kind, a, b, c, d, n), sorted by the caller. Prepared per list length (an image
+// show reads one image: this and the row are its only statements).
+const childrenOf = keyed((n: number) => (db: DB, ...ids: string[]) => db.selectFrom('image_properties')
+  .select(['image_id', sql<string>`'p'`.as('kind'), 'name as a', 'value as b', sql<string>`null`.as('c'), sql<string>`null`.as('d'), sql<number>`0`.as('n')])
+  .where('image_id', 'in', ids.slice(0, n))
+  .unionAll(db.selectFrom('image_tags')
+    .select(['image_id', sql<string>`'t'`.as('kind'), 'value as a', 'created_at as b', sql<string>`null`.as('c'), sql<string>`null`.as('d'), sql<number>`0`.as('n')])
+    .where('image_id', 'in', ids.slice(0, n)))
+  .unionAll(db.selectFrom('image_locations')
+    .select(['image_id', sql<string>`'l'`.as('kind'), 'id as a', 'url as b', 'meta_data as c', 'status as d', 'position as n'])
+    .where('image_id', 'in', ids.slice(0, n)).where('status', '=', 'active')));
+const imageRow = prepared<[string], Row>((db, id) => db.selectFrom('images').selectAll().where('id', '=', id));
+
 async function attach(db: DB, images: Image[]): Promise<Image[]> {
   if (!images.length) return images;
   const byId = new Map(images.map((i) => [i.id, i]));
   const ids = [...byId.keys()];
   // Chunks keep IN lists small enough for every engine.
-  // One query for the three child tables (properties, tags, active locations): rows of
-  // (image, kind, a, b, c, d, n), sorted here.
   for (let k = 0; k < ids.length; k += 500) {
     const part = ids.slice(k, k + 500);
-    const rows = await db.selectFrom('image_properties')
-      .select(['image_id', sql<string>`'p'`.as('kind'), 'name as a', 'value as b', sql<string>`null`.as('c'), sql<string>`null`.as('d'), sql<number>`0`.as('n')])
-      .where('image_id', 'in', part)
-      .unionAll(db.selectFrom('image_tags')
-        .select(['image_id', sql<string>`'t'`.as('kind'), 'value as a', 'created_at as b', sql<string>`null`.as('c'), sql<string>`null`.as('d'), sql<number>`0`.as('n')])
-        .where('image_id', 'in', part))
-      .unionAll(db.selectFrom('image_locations')
-        .select(['image_id', sql<string>`'l'`.as('kind'), 'id as a', 'url as b', 'meta_data as c', 'status as d', 'position as n'])
-        .where('image_id', 'in', part).where('status', '=', 'active'))
-      .execute();
+    // Lists reuse the statements of the sizes they meet; odd sizes round up to a multiple of 50
+    // (padded with an id that matches nothing) so a listing makes few distinct statements.
+    const size = part.length <= 4 ? part.length : Math.ceil(part.length / 50) * 50;
+    const args = part.length === size ? part : [...part, ...Array<string>(size - part.length).fill('')];
+    const rows = (await childrenOf(size)(db, ...args)).rows as Row[];
     const props = rows.filter((r: Row) => r.kind === 'p').sort((x: Row, y: Row) => (x.a < y.a ? -1 : x.a > y.a ? 1 : 0));
     const tags = rows.filter((r: Row) => r.kind === 't').sort((x: Row, y: Row) => (x.b < y.b ? -1 : x.b > y.b ? 1 : x.a < y.a ? -1 : x.a > y.a ? 1 : 0));
     const locs = rows.filter((r: Row) => r.kind === 'l').sort((x: Row, y: Row) => Number(x.n) - Number(y.n));
@@ -119,7 +127,7 @@ async function attach(db: DB, images: Image[]): Promise<Image[]> {
 
 export async function loadImage(db: DB, id: string): Promise<Image | undefined> {
   if (id.length > 36) return undefined;
-  const r = await db.selectFrom('images').selectAll().where('id', '=', id).executeTakeFirst();
+  const r = (await imageRow(db, id)).rows[0];
   if (!r) return undefined;
   return (await attach(db, [fromRow(r)]))[0];
 }
