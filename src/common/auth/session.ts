@@ -81,6 +81,8 @@ interface CatalogEntry { type: string; endpoints: { interface: string; region_id
 export class ServiceSession {
   private current?: { id: string; expiresAt: number; catalog: CatalogEntry[] };
   private pending?: Promise<{ id: string; expiresAt: number; catalog: CatalogEntry[] }>;
+  /** When a missing service type last made us authenticate again (see endpoint). */
+  private lastRefresh = 0;
 
   constructor(private opts: SessionOptions) {}
 
@@ -116,7 +118,11 @@ export class ServiceSession {
   async endpoint(type: string): Promise<string> {
     let t = await this.ensure();
     let url = this.pick(t.catalog, type);
-    if (!url) { // the catalog may have gained the service since our token was issued
+    // The catalog may have gained the service since our token was issued: authenticate again, but
+    // at most once a minute (a password authentication costs a bcrypt hash; "is there a network
+    // service?" is asked on every server view).
+    if (!url && Date.now() - this.lastRefresh > 60_000) {
+      this.lastRefresh = Date.now();
       this.invalidate();
       t = await this.ensure();
       url = this.pick(t.catalog, type);
