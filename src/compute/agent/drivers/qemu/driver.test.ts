@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { readdir, rm } from 'node:fs/promises';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -350,6 +350,42 @@ test('a QEMU that cannot start the guest (virtType kvm without a usable /dev/kvm
   await assert.rejects(d.spawn(spec(u, diskImage), src), (e: Error & { code?: string }) => e.code === 'HypervisorUnavailable' && /qemu did not start/.test(e.message));
   assert.equal(existsSync(join(work, 'kvm-only', u)), false);
   assert.deepEqual(await d.listInstances(), []);
+});
+
+test('a host whose KVM passes the probe but refuses a guest at start switches to TCG for good and boots the guest', { skip }, async (t) => {
+  if (!existsSync('/dev/kvm')) { t.skip('no /dev/kvm here: the KVM path is not taken'); return; }
+  // A QEMU that fails every guest (`-name guest=instance-...`) under KVM as a nested KVM host did
+  // (kvm_buf_set_msrs), and is the real QEMU otherwise (the probe, guests under TCG).
+  const wrapper = join(work, 'qemu-kvm-refuses');
+  writeFileSync(wrapper, `#!/bin/bash
+case " $* " in *" -accel kvm "*guest=instance-*) echo "qemu-system-x86_64: error: failed to set MSR 0x10a to 0x69" >&2; echo "qemu-system-x86_64: ../../target/i386/kvm/kvm.c:3183: kvm_buf_set_msrs: Assertion failed." >&2; exit 1;; esac
+exec qemu-system-x86_64 "$@"
+`, { mode: 0o755 });
+  const dir = join(work, 'kvm-refuses');
+  // The default probe (a real-mode boot sector), as `monostack up` runs it: it passes where a full
+  // guest under KVM may not.
+  const d = createQemuDriver({ instancesPath: dir, virtType: 'auto', qemuBinary: wrapper, cleanShutdownTimeoutSec: 1 });
+  await d.init();
+  if (d.accel !== 'kvm') { t.skip('the KVM probe does not pass on this host'); return; }
+  const u = randomUUID();
+  try {
+    await d.spawn(spec(u, diskImage), src);
+    assert.equal(d.accel, 'tcg', 'the host runs TCG from now on');
+    assert.match(readFileSync(join(dir, '_probe', 'kvm-failed'), 'utf8'), /refused to start .* under KVM: .*kvm_buf_set_msrs/);
+    const c0 = performance.now();
+    for (;;) {
+      if ((await d.consoleOutput(u)).includes(BOOT_MARKER)) break;
+      assert.ok(performance.now() - c0 < 120_000, 'the guest boots under TCG');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    // A new driver over the same directory starts on TCG without probing again.
+    const again = createQemuDriver({ instancesPath: dir, virtType: 'auto', qemuBinary: `${wrapper}` });
+    await again.init();
+    assert.equal(again.accel, 'tcg');
+  } finally {
+    await d.destroy(u);
+  }
+  assert.deepEqual(await killProcessesMentioning(dir), []);
 });
 
 test('bad input never reaches the host', { skip }, async () => {

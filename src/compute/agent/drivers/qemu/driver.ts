@@ -128,12 +128,17 @@ export class QemuDriver implements HypervisorDriver {
     setTimeout(() => { void tick(); }, 500).unref();
   }
 
-  private async kvmFailed(id: string): Promise<void> {
-    this.log.warn({ uuid: id }, 'qemu driver: KVM internal error in a guest: this host uses TCG from now on; restarting the guest under TCG');
+  /** This host runs TCG from now on (and after restarts: the kvm-failed file). */
+  private async useTcg(reason: string): Promise<void> {
+    this.log.warn({ reason }, 'qemu driver: KVM failed on this host: using TCG from now on');
     this.accelChoice = 'tcg';
     accelVerdicts.set(this.qemu, Promise.resolve('tcg'));
     await mkdir(join(this.instancesPath, '_probe'), { recursive: true });
-    await writeFile(this.kvmFailedFile, `KVM internal error in instance ${id} at ${new Date().toISOString()}\n`);
+    await writeFile(this.kvmFailedFile, `${reason} at ${new Date().toISOString()}\n`);
+  }
+
+  private async kvmFailed(id: string): Promise<void> {
+    await this.useTcg(`KVM internal error in instance ${id}; restarting it under TCG`);
     await this.locked(id, async () => {
       const rec = await this.readRecord(id);
       if (rec.accel !== 'kvm') return;
@@ -379,7 +384,15 @@ export class QemuDriver implements HypervisorDriver {
       await run(this.qemu, argv, { timeoutMs: 60_000 });
     } catch (err) {
       const e = err as Error & { stderr?: string };
-      throw new DriverError('HypervisorUnavailable', `instance ${rec.uuid}: qemu did not start: ${(e.stderr || e.message).trim().slice(0, 1000)}`, { cause: err });
+      const why = (e.stderr || e.message).trim();
+      // A host whose KVM passed the probe may still refuse the guest's CPU at start (seen: nested
+      // KVM failing "kvm_buf_set_msrs" for -cpu host): like a KVM internal error later, the host
+      // then runs TCG for good, and this guest starts again under it.
+      if (rec.accel === 'kvm' && !incoming && this.accelChoice === 'kvm' && /\bkvm/i.test(why)) {
+        await this.useTcg(`QEMU refused to start instance ${rec.uuid} under KVM: ${why.split('\n').pop()}`);
+        return this.startProcess(rec, incoming);
+      }
+      throw new DriverError('HypervisorUnavailable', `instance ${rec.uuid}: qemu did not start: ${why.slice(0, 1000)}`, { cause: err });
     }
     const pid = await this.livePid(rec.uuid);
     if (!pid) throw new DriverError('HypervisorUnavailable', `instance ${rec.uuid}: qemu started but its process is gone`);
