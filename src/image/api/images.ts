@@ -4,6 +4,8 @@
 
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { unlink } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+import { takeSocketBody } from '../socket-body.js';
 import type { ImageContext } from '../context.js';
 import { requestContext } from '../context.js';
 import { bare, badRequest, conflict, detail, explain, forbidden, GlanceError, notFound } from '../errors.js';
@@ -321,8 +323,13 @@ export function registerImages(app: FastifyInstance, ctx: ImageContext): void {
     PUT: [async (req: Req, reply: FastifyReply) => {
       const rc = requestContext(ctx, req);
       octetStream(req);
+      const length = contentLength(req) || null;
+      // A sized body is read from the socket into one reused buffer (see socket-body.ts); the
+      // connection then closes after the answer.
+      const direct = length !== null && (req.body === undefined || req.body === req.raw) ? takeSocketBody(req.raw, length) : null;
+      if (direct) reply.header('Connection', 'close');
       await uploadImageData(ctx, rc, req.params.image_id, {
-        stream: bodyStream(req), contentLength: contentLength(req) || null,
+        stream: direct ? (direct as unknown as Readable) : bodyStream(req), contentLength: length,
         storeHeader: req.headers['x-image-meta-store'] as string | undefined,
       });
       reply.code(204);
