@@ -75,6 +75,7 @@ export const OPTIONS = {
     web_download_allowed_ports: { type: 'list', default: [], help: 'Ports web-download may use; empty: any port.' },
     cache_enabled: { type: 'bool', default: true, help: 'Offer the image cache API (/v2/cache, API versions 2.14 and 2.16) and keep cached copies.' },
     cache_dir: { type: 'string', default: '', help: 'Where cached images live. Empty: data_dir/image-cache.' },
+    cache_prefetcher_interval: { type: 'int', default: 300, help: 'Seconds between runs of the prefetcher, which copies queued images (PUT /v2/cache/{id}) into the cache; queued images stay listed as queued until then (Glance\'s cache_prefetcher_interval).' },
     limit_param_default: { type: 'int', default: 25, help: 'Images per page when a list names no limit.' },
     api_limit_max: { type: 'int', default: 1000, help: 'Largest page a list returns, whatever the limit asked.' },
     task_time_to_live: { type: 'int', default: 48, help: 'Hours a finished task is kept.' },

@@ -1,6 +1,7 @@
 // The image cache (Glance's image_cache with the cache API of v2.14+): an operator queues active
-// images, a worker copies their data into the cache directory, and downloads are then served
-// from the cached copy (counted as hits). State is the directory itself plus a small index file,
+// images, the prefetcher copies their data into the cache directory on its next periodic run
+// (cache_prefetcher_interval, as Glance's; until then the image is listed as queued), and
+// downloads are then served from the cached copy (counted as hits). State is the directory itself plus a small index file,
 // written atomically, so it survives restarts. On one machine with a file store this mostly
 // matters for stores that are remote; the API and its semantics are Glance's.
 
@@ -20,8 +21,9 @@ export class ImageCache implements ImageCacheApi {
   private index: Index = { cached: {}, queued: [] };
   private writing: Promise<void> = Promise.resolve();
   private busy = new Set<string>();
+  private timer: NodeJS.Timeout | null = null;
 
-  constructor(private ctx: ImageContext, readonly dir: string) {}
+  constructor(private ctx: ImageContext, readonly dir: string, private prefetchIntervalSec = 300) {}
 
   private get indexPath(): string { return join(this.dir, 'index.json'); }
 
@@ -35,7 +37,19 @@ export class ImageCache implements ImageCacheApi {
     for (const id of Object.keys(this.index.cached)) {
       try { await stat(join(this.dir, id)); } catch { delete this.index.cached[id]; }
     }
-    // Images queued before a restart are fetched again.
+    // Images queued before a restart are fetched on the prefetcher's first run.
+    this.timer = setInterval(() => this.prefetch(), Math.max(1, this.prefetchIntervalSec) * 1000);
+    this.timer.unref();
+  }
+
+  /** Stops the prefetcher (fills already running finish in the background set). */
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  /** One prefetcher run: starts a fill for every queued image not already being filled. */
+  prefetch(): void {
     for (const id of this.index.queued) this.fetch(id);
   }
 
@@ -63,7 +77,6 @@ export class ImageCache implements ImageCacheApi {
     if (this.isCached(id) || this.index.queued.includes(id)) return;
     this.index.queued.push(id);
     await this.save();
-    this.fetch(id);
   }
 
   /** The prefetcher: copies the image's data into the cache, verified against its checksum. */

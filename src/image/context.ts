@@ -20,6 +20,8 @@ export interface ImageOptions {
   storeDir: string;
   stagingDir: string;
   cacheDir: string | null;
+  /** Seconds between prefetcher runs (cache.ts). */
+  cachePrefetchInterval: number;
   imageSizeCap: number;
   userStorageQuota: number;
   memberQuota: number;
@@ -49,6 +51,7 @@ export function imageOptions(cfg: Config): ImageOptions {
     storeDir: c.filesystem_store_datadir || join(dataDir, 'images'),
     stagingDir: c.staging_dir || join(dataDir, 'image-staging'),
     cacheDir: c.cache_enabled ? c.cache_dir || join(dataDir, 'image-cache') : null,
+    cachePrefetchInterval: c.cache_prefetcher_interval,
     imageSizeCap: c.image_size_cap,
     userStorageQuota: c.user_storage_quota,
     memberQuota: c.image_member_quota,
@@ -78,6 +81,8 @@ export interface ImageCacheApi {
   queuedImages(): string[];
   isCached(id: string): boolean;
   queue(id: string): Promise<void>;
+  /** One prefetcher run now (it also runs every cache_prefetcher_interval seconds). */
+  prefetch(): void;
   read(id: string, start: number, end?: number): Promise<Readable | null>;
   deleteCached(id: string): Promise<void>;
   deleteQueued(id: string): Promise<void>;

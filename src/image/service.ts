@@ -81,8 +81,9 @@ export async function createImageService(deps: ImageServiceDeps): Promise<ImageS
   };
   await recoverInterrupted(ctx);
   await purgeExpiredTasks(ctx.db);
+  let cache: ImageCache | null = null;
   if (opts.cacheDir) {
-    const cache = new ImageCache(ctx, opts.cacheDir);
+    cache = new ImageCache(ctx, opts.cacheDir, opts.cachePrefetchInterval);
     await cache.init();
     ctx.cache = cache;
   }
@@ -123,6 +124,7 @@ export async function createImageService(deps: ImageServiceDeps): Promise<ImageS
     },
     async close() {
       clearInterval(purge);
+      cache?.stop();
       await app.close();
       await Promise.allSettled([...ctx.background]);
       await ctx.hashers.close();

@@ -42,6 +42,8 @@ test('Tempest image v2 API tests pass against monostack up', { timeout: 900_000 
       ...process.env, MONOSTACK_IDENTITY_PASSWORD_HASH_ROUNDS: '4', MONOSTACK_DEFAULT_ENABLED_SERVICES: 'identity,image',
       MONOSTACK_IMAGE_PORT: String(imgPort), MONOSTACK_IMAGE_ENABLED_BACKENDS: 'file:file,file2:file,http:http',
       MONOSTACK_IMAGE_SHOW_MULTIPLE_LOCATIONS: 'true',
+      // Tempest's cache test lists the queue right after queueing, then waits for the fill.
+      MONOSTACK_IMAGE_CACHE_PREFETCHER_INTERVAL: '10',
     },
   });
   try {
