@@ -48,7 +48,7 @@ import { startGlance } from './glance.mjs';
 import {
   log, nowUs, sleep, freePort, stopChild, call, must, pool, percentile, requireBuild, startBaseline, startUp, projectToken,
   cpuSnapshot, threadCpu, threadCpuDelta, minorFaults, waitIdle, settle as settleRun, measure as measureRun, markdownTable,
-  failedRequests, fmt as f,
+  failedRequests, fmt as f, startChild,
 } from '../lib/bench.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -279,7 +279,7 @@ const meta = {
   goals: GOALS,
 };
 const results = []; // autocannon runs
-const data = { limits: {}, uploads: [], writes: [], downloads: [], reads: { reused1MiB: [], chunk1MiB: [], default64KiB: [] } };
+const data = { limits: {}, uploads: [], writes: [], downloads: [], reads: { reused1MiB: [], chunk1MiB: [], default64KiB: [], loopback: { file: [], memory: [] } } };
 const children = [];
 const stoppers = []; // Glance's stop()
 // Glance's own runs (--glance): uploads and downloads as ours; its autocannon runs go into `results`.
@@ -435,6 +435,10 @@ try {
       const file = join(storeDir, bigId);
       if (!existsSync(file)) throw new Error(`store file ${file} not found (store dir: ${readdirSync(storeDir).join(', ')})`);
       await transfer(null, ['read', file, String(CHUNK)]); // warm
+      // What any server can send to the same client over loopback TCP (loopback-server.mjs).
+      const lo = await startChild('loopback', [join(here, 'loopback-server.mjs'), file], (line) => { try { return JSON.parse(line).port; } catch { return undefined; } });
+      children.push(lo.child);
+      const loUrl = `http://127.0.0.1:${lo.info}`;
       for (let i = 0; i < nReads; i++) {
         await settle(pid);
         const r0 = await transfer(pid, ['pread', file]);
@@ -447,12 +451,18 @@ try {
         await settle(pid);
         const r2 = await transfer(pid, ['read', file]);
         data.reads.default64KiB.push({ seconds: r2.seconds, MBps: mbps(SIZE, r2.seconds), cpu: r2.cpu });
+        for (const kind of ['file', 'memory']) {
+          await settle(pid);
+          const l = await transfer(lo.child.pid, ['get', `${loUrl}/${kind}`, 'none']);
+          if (l.status !== 200 || l.bytes !== SIZE) throw new Error(`loopback ${kind}: status ${l.status}, ${l.bytes} bytes`);
+          data.reads.loopback[kind].push({ seconds: l.seconds, MBps: mbps(SIZE, l.seconds), cpu: l.cpu });
+        }
         await settle(pid);
         const d = await transfer(pid, ['get', `${gl}/v2/images/${bigId}/file`, token]);
         if (d.status !== 200 || d.bytes !== SIZE) throw new Error(`download: status ${d.status}, ${d.bytes} bytes ${d.text ?? ''}`);
         if (d.headers['content-md5'] !== md5) throw new Error(`download: Content-MD5 ${d.headers['content-md5']} is not ${md5}`);
         data.downloads.push({ seconds: d.seconds, MBps: mbps(SIZE, d.seconds), cpu: d.cpu, window: d.window });
-        log(`read ${i + 1}: plain read into a reused 1 MiB buffer ${mbps(SIZE, r0.seconds).toFixed(0)} MB/s, createReadStream 1 MiB chunks ${mbps(SIZE, r1.seconds).toFixed(0)} MB/s, default 64 KiB chunks ${mbps(SIZE, r2.seconds).toFixed(0)} MB/s; download ${mbps(SIZE, d.seconds).toFixed(0)} MB/s (server CPU ${f(d.cpu.serverCpuS, 2)} s, client CPU ${f(d.cpu.clientCpuS, 2)} s, other ${f(d.cpu.otherCores, 2)} cores)`);
+        log(`read ${i + 1}: plain read into a reused 1 MiB buffer ${mbps(SIZE, r0.seconds).toFixed(0)} MB/s, createReadStream 1 MiB chunks ${mbps(SIZE, r1.seconds).toFixed(0)} MB/s, default 64 KiB chunks ${mbps(SIZE, r2.seconds).toFixed(0)} MB/s; loopback from the file ${data.reads.loopback.file.at(-1).MBps.toFixed(0)} MB/s, from memory ${data.reads.loopback.memory.at(-1).MBps.toFixed(0)} MB/s; download ${mbps(SIZE, d.seconds).toFixed(0)} MB/s (server CPU ${f(d.cpu.serverCpuS, 2)} s, client CPU ${f(d.cpu.clientCpuS, 2)} s, other ${f(d.cpu.otherCores, 2)} cores)`);
         log(`  server CPU by thread: ${threadsText(d.cpu)}`);
 
         if (glance && gBigId) {
@@ -563,6 +573,7 @@ meta.totalS = (Date.now() - started) / 1000;
 const best = (xs) => (xs.length ? xs.reduce((x, y) => (y.MBps > x.MBps ? y : x)) : null);
 const bw = best(data.writes), bu = best(data.uploads), bd = best(data.downloads);
 const br0 = best(data.reads.reused1MiB), br1 = best(data.reads.chunk1MiB), br64 = best(data.reads.default64KiB);
+const blf = best(data.reads.loopback.file), blm = best(data.reads.loopback.memory);
 const h1 = data.limits.hash1, h2 = data.limits.hash2;
 const pctOf = (x, y) => (x && y ? `${((100 * x) / y).toFixed(0)}%` : '—');
 // The × Glance reference: Glance measured in this run where it was, else the earlier constant.
@@ -587,6 +598,9 @@ const summary = {
   downloadOfStreamRead: bd && br1 ? bd.MBps / br1.MBps : null,
   downloadOfDefaultRead: bd && br64 ? bd.MBps / br64.MBps : null,
   downloadGoalMet: bd && br0 ? bd.MBps >= GOALS.downloadOfRead * br0.MBps : null,
+  downloadOfLoopbackFile: bd && blf ? bd.MBps / blf.MBps : null,
+  downloadOfLoopbackMemory: bd && blm ? bd.MBps / blm.MBps : null,
+  loopbackMemoryOfPlainRead: blm && br0 ? blm.MBps / br0.MBps : null,
 };
 
 const cpuCell = (x) => (x?.cpu ? `${f(x.cpu.serverCpuS ?? null, 2)} / ${f(x.cpu.clientCpuS ?? x.cpu.selfCpuS, 2)}` : '—');
@@ -606,9 +620,11 @@ if (bu) {
 if (br0) drows.push([`limit: plain read of the store file into a reused 1 MiB buffer, the download client's sink (best of ${data.reads.reused1MiB.length})`, f(br0.MBps, 0), f(br0.seconds, 2), allOf(data.reads.reused1MiB), '—', '—', '—', '—', '—', cpuCell(br0), otherCell(br0)]);
 if (br1) drows.push([`plain read, fs.createReadStream 1 MiB chunks (best of ${data.reads.chunk1MiB.length})`, f(br1.MBps, 0), f(br1.seconds, 2), allOf(data.reads.chunk1MiB), '—', '—', '—', '—', '—', cpuCell(br1), otherCell(br1)]);
 if (br64) drows.push([`plain read, fs.createReadStream default 64 KiB chunks (best of ${data.reads.default64KiB.length})`, f(br64.MBps, 0), f(br64.seconds, 2), allOf(data.reads.default64KiB), '—', '—', '—', '—', '—', cpuCell(br64), otherCell(br64)]);
+if (blf) drows.push([`limit: the file over loopback TCP to the download client, minimal server (pread + write, 1 MiB buffers) (best of ${data.reads.loopback.file.length})`, f(blf.MBps, 0), f(blf.seconds, 2), allOf(data.reads.loopback.file), `${pctOf(blf.MBps, br0?.MBps)} of plain read`, '—', '—', '—', '—', cpuCell(blf), otherCell(blf)]);
+if (blm) drows.push([`limit: loopback TCP from memory to the download client (one hot 1 MiB buffer, no file) (best of ${data.reads.loopback.memory.length})`, f(blm.MBps, 0), f(blm.seconds, 2), allOf(data.reads.loopback.memory), `${pctOf(blm.MBps, br0?.MBps)} of plain read`, '—', '—', '—', '—', cpuCell(blm), otherCell(blm)]);
 if (bd) {
   drows.push([`download: GET /v2/images/{id}/file (best of ${data.downloads.length})`, f(bd.MBps, 0), f(bd.seconds, 2), allOf(data.downloads),
-    `${pctOf(bd.MBps, br0?.MBps)} of plain read, ${pctOf(bd.MBps, br1?.MBps)} of createReadStream 1 MiB`, refCell('downloadMBps', ''), `${f(summary.downloadVsGlance, 2)}×`,
+    `${pctOf(bd.MBps, br0?.MBps)} of plain read, ${pctOf(bd.MBps, blf?.MBps)} of loopback file, ${pctOf(bd.MBps, blm?.MBps)} of loopback memory`, refCell('downloadMBps', ''), `${f(summary.downloadVsGlance, 2)}×`,
     `≥ ${GOALS.downloadOfRead * 100}% of plain read = ${f(br0 ? br0.MBps * GOALS.downloadOfRead : null, 0)}`, summary.downloadGoalMet ? 'yes' : 'NO', cpuCell(bd), otherCell(bd)]);
 }
 

@@ -74,6 +74,7 @@ export const OPTIONS = {
     web_download_allowed_hosts: { type: 'list', default: ['127.0.0.1', 'localhost', '::1'], help: 'Hosts web-download may fetch from (the whole URL host must be listed); anything else is refused with 400.' },
     web_download_allowed_ports: { type: 'list', default: [], help: 'Ports web-download may use; empty: any port.' },
     cache_enabled: { type: 'bool', default: true, help: 'Offer the image cache API (/v2/cache, API versions 2.14 and 2.16) and keep cached copies.' },
+    download_sendfile: { type: 'string', default: 'auto', help: 'How file-store downloads are sent: auto (sendfile(2) to remote clients, copies through reused buffers to loopback ones, where they are faster), always, never.' },
     cache_dir: { type: 'string', default: '', help: 'Where cached images live. Empty: data_dir/image-cache.' },
     cache_prefetcher_interval: { type: 'int', default: 300, help: 'Seconds between runs of the prefetcher, which copies queued images (PUT /v2/cache/{id}) into the cache; queued images stay listed as queued until then (Glance\'s cache_prefetcher_interval).' },
     limit_param_default: { type: 'int', default: 25, help: 'Images per page when a list names no limit.' },

@@ -16,7 +16,7 @@ import { imagePolicies } from './policy.js';
 import { imageMigrations } from './store/index.js';
 import { imageOptions, type ImageContext } from './context.js';
 import { createStores } from './stores/index.js';
-import { downloadPath } from './stores/sendfile.js';
+import { downloadPath, SENDFILE_MODES, setSendfileMode, type SendfileMode } from './stores/sendfile.js';
 import { HashPool } from './hashing.js';
 import { ImageCache } from './cache.js';
 import { GLANCE_SCHEMAS } from './api/schemas/glance-schemas.js';
@@ -79,6 +79,9 @@ export async function createImageService(deps: ImageServiceDeps): Promise<ImageS
     }),
     stores, hashers: new HashPool(), cache: null, background: new Set(),
   };
+  const sendfileMode = cfg.image.download_sendfile as SendfileMode;
+  if (!SENDFILE_MODES.includes(sendfileMode)) throw new Error(`[image] download_sendfile must be one of ${SENDFILE_MODES.join(', ')}, not '${cfg.image.download_sendfile}'`);
+  setSendfileMode(sendfileMode);
   await recoverInterrupted(ctx);
   await purgeExpiredTasks(ctx.db);
   let cache: ImageCache | null = null;

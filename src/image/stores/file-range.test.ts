@@ -10,7 +10,7 @@ import { Agent, createServer, get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FileRange } from './file-range.js';
-import { sendfileAddon, sendfileStats, setSendfileEnabled } from './sendfile.js';
+import { sendfileAddon, sendfileStats, setSendfileMode } from './sendfile.js';
 
 const sha = (b: Buffer) => createHash('sha512').update(b).digest('hex');
 
@@ -53,6 +53,7 @@ test('FileRange: stream and sendTo give the exact bytes of a range, under backpr
 
 test('sendTo through sendfile(2): byte-exact whole and ranged bodies on one keep-alive connection, slow and vanishing readers', async (t) => {
   assert.ok(sendfileAddon(), 'the monostack-sendfile addon is built (npm ci builds native/sendfile)');
+  setSendfileMode('always'); // these clients are on loopback, which the default (auto) serves by copies
   const dir = mkdtempSync(join(tmpdir(), 'file-range-sf-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const data = randomBytes((12 << 20) + 4321);
@@ -116,12 +117,16 @@ test('sendTo through sendfile(2): byte-exact whole and ranged bodies on one keep
   await serverDone(6);
 
   // Without the addon, the copy path gives the same bytes.
-  setSendfileEnabled(false);
+  setSendfileMode('never');
   try {
     const n = sendfileStats.transfers;
     assert.equal(sha(await fetchBody('/1048570-9437190')), sha(data.subarray(1048570, 9437191)));
     assert.equal(sendfileStats.transfers, n);
+    // The default sends to a loopback client by copies too.
+    setSendfileMode('auto');
+    assert.equal(sha(await fetchBody('/5-')), sha(data.subarray(5)));
+    assert.equal(sendfileStats.transfers, n);
   } finally {
-    setSendfileEnabled(true);
+    setSendfileMode('always');
   }
 });
