@@ -141,39 +141,39 @@ export class ServiceSession {
 
   /** A call to another service (found by its catalog type) with the service token; one retry after a 401. */
   async request(type: string, method: string, path: string, r: SessionRequest = {}): Promise<Response> {
-    const base = await this.endpoint(type);
-    const send = async () => {
-      const headers: Record<string, string> = { ...(r.headers ?? {}), 'X-Auth-Token': r.token ?? await this.token() };
-      let body: RequestInit["body"];
-      if (r.body !== undefined) { body = JSON.stringify(r.body); headers['Content-Type'] ??= 'application/json'; }
-      else if (r.raw !== undefined) body = r.raw as RequestInit["body"];
-      const init: RequestInit & { duplex?: 'half' } = { method, headers, body, signal: r.signal };
-      if (r.raw instanceof ReadableStream) init.duplex = 'half';
-      return fetch(base + path, init);
-    };
-    let res = await send();
-    if (res.status === 401 && r.token === undefined && !(r.raw instanceof ReadableStream)) {
-      this.invalidate();
-      res = await send();
-    }
-    return res;
+    return this.send(type, path, r, (url, headers, body) => {
+      const init: RequestInit & { duplex?: 'half' } = { method, headers, body: body as RequestInit['body'], signal: r.signal };
+      if (body instanceof ReadableStream) init.duplex = 'half';
+      return fetch(url, init);
+    }, (res) => res.status === 401 && !(r.raw instanceof ReadableStream));
   }
 
-  /** `request`, with the answer read whole and parsed as JSON (see readJson); a streamed body goes through `request`. */
+  /** `request`, with the answer read whole and parsed as JSON (see readJson), over kept-alive node:http connections; a streamed body goes through `request`. */
   async json(type: string, method: string, path: string, r: SessionRequest = {}): Promise<JsonReply> {
     if (r.raw instanceof ReadableStream) return readJson(await this.request(type, method, path, r));
-    const base = await this.endpoint(type);
-    const send = async () => {
+    return this.send(type, path, r, (url, headers, body) => callJson(url, method, headers, body as string | Uint8Array | undefined, r.signal),
+      (res) => res.status === 401);
+  }
+
+  /**
+   * Headers and body of a call built once, sent through `transport`; when the service token was
+   * used and `unauthorized` says so, the token is renewed and the call sent once more.
+   */
+  private async send<T>(type: string, path: string, r: SessionRequest,
+    transport: (url: string, headers: Record<string, string>, body: SessionRequest['raw']) => Promise<T>,
+    unauthorized: (res: T) => boolean): Promise<T> {
+    const url = (await this.endpoint(type)) + path;
+    const once = async () => {
       const headers: Record<string, string> = { ...(r.headers ?? {}), 'X-Auth-Token': r.token ?? await this.token() };
-      let body: string | Uint8Array | undefined;
+      let body: SessionRequest['raw'];
       if (r.body !== undefined) { body = JSON.stringify(r.body); headers['Content-Type'] ??= 'application/json'; }
-      else if (r.raw !== undefined) body = r.raw as string | Uint8Array;
-      return callJson(base + path, method, headers, body, r.signal);
+      else body = r.raw;
+      return transport(url, headers, body);
     };
-    let res = await send();
-    if (res.status === 401 && r.token === undefined) {
+    let res = await once();
+    if (r.token === undefined && unauthorized(res)) {
       this.invalidate();
-      res = await send();
+      res = await once();
     }
     return res;
   }
