@@ -107,6 +107,9 @@ export class QemuDriver implements HypervisorDriver {
     this.accelChoice = await this.chooseAccel();
   }
 
+  /** The driver chooses KVM or TCG itself (virt_type auto), and may fall back to TCG; else the operator's choice holds. */
+  private get accelIsAuto(): boolean { return (this.opts.virtType ?? 'auto') === 'auto'; }
+
   /** Written when a guest hit a KVM internal error: this host then runs TCG for good. */
   private get kvmFailedFile(): string { return join(this.instancesPath, '_probe', 'kvm-failed'); }
 
@@ -387,8 +390,9 @@ export class QemuDriver implements HypervisorDriver {
       const why = (e.stderr || e.message).trim();
       // A host whose KVM passed the probe may still refuse the guest's CPU at start (seen: nested
       // KVM failing "kvm_buf_set_msrs" for -cpu host): like a KVM internal error later, the host
-      // then runs TCG for good, and this guest starts again under it.
-      if (rec.accel === 'kvm' && !incoming && this.accelChoice === 'kvm' && /\bkvm/i.test(why)) {
+      // then runs TCG for good, and this guest starts again under it. Only when the driver chose
+      // KVM itself (virt_type auto): an operator who asked for kvm gets the error, as from Nova.
+      if (rec.accel === 'kvm' && !incoming && this.accelChoice === 'kvm' && this.accelIsAuto && /\bkvm/i.test(why)) {
         await this.useTcg(`QEMU refused to start instance ${rec.uuid} under KVM: ${why.split('\n').pop()}`);
         return this.startProcess(rec, incoming);
       }
@@ -397,7 +401,7 @@ export class QemuDriver implements HypervisorDriver {
     const pid = await this.livePid(rec.uuid);
     if (!pid) throw new DriverError('HypervisorUnavailable', `instance ${rec.uuid}: qemu started but its process is gone`);
     this.log.info({ uuid: rec.uuid, pid, accel: rec.accel, ms: Math.round(performance.now() - t0), incoming }, 'qemu driver: started');
-    if (rec.accel === 'kvm') this.watchKvm(rec.uuid);
+    if (rec.accel === 'kvm' && this.accelIsAuto) this.watchKvm(rec.uuid);
     return pid;
   }
 
