@@ -23,6 +23,8 @@ export interface ImageOptions {
   /** Seconds between prefetcher runs (cache.ts). */
   cachePrefetchInterval: number;
   imageSizeCap: number;
+  /** Seconds an upload may receive nothing before it is dropped (0: no limit). */
+  uploadIdleTimeout: number;
   userStorageQuota: number;
   memberQuota: number;
   propertyQuota: number;
@@ -53,6 +55,7 @@ export function imageOptions(cfg: Config): ImageOptions {
     cacheDir: c.cache_enabled ? c.cache_dir || join(dataDir, 'image-cache') : null,
     cachePrefetchInterval: c.cache_prefetcher_interval,
     imageSizeCap: c.image_size_cap,
+    uploadIdleTimeout: c.upload_idle_timeout,
     userStorageQuota: c.user_storage_quota,
     memberQuota: c.image_member_quota,
     propertyQuota: c.image_property_quota,

@@ -24,7 +24,7 @@ let work: string;
 before(async () => {
   cloud = await startTestCloud();
   svc = await startImageService({ identityUrl: cloud.url, adminPassword: cloud.adminPassword });
-  quotaSvc = await startImageService({ identityUrl: cloud.url, adminPassword: cloud.adminPassword, image: { user_storage_quota: 3 << 20, image_size_cap: 8 << 20 } });
+  quotaSvc = await startImageService({ identityUrl: cloud.url, adminPassword: cloud.adminPassword, image: { user_storage_quota: 3 << 20, image_size_cap: 8 << 20, upload_idle_timeout: 1 } });
   admin = await svc.adminToken();
   work = mkdtempSync(join(tmpdir(), 'image-data-test-'));
 });
@@ -195,6 +195,24 @@ test('a truncated upload (client gone before Content-Length) leaves the image qu
   assert.equal((await show(svc, id)).size, null);
   // And the image still takes a complete upload afterwards.
   assert.equal((await upload(svc, id, randomBytes(100))).status, 204);
+});
+
+test('a client that stops sending mid-upload is dropped after upload_idle_timeout: connection closed, image queued, no temp file', async () => {
+  const id = await create(quotaSvc, { name: 'stalled' });
+  const before = storeFiles(quotaSvc);
+  const t0 = Date.now();
+  const closedAfter = await new Promise<number>((resolve) => {
+    const req = httpRequest(`${quotaSvc.imageUrl}/v2/images/${id}/file`, {
+      method: 'PUT', headers: { 'X-Auth-Token': admin, 'Content-Type': 'application/octet-stream', 'Content-Length': String(1 << 20) },
+    });
+    req.on('error', () => resolve(Date.now() - t0));
+    req.on('response', (res) => { res.resume(); res.on('close', () => resolve(Date.now() - t0)); });
+    req.write(randomBytes(1000)); // and then nothing more
+  });
+  assert.ok(closedAfter >= 900 && closedAfter < 4000, `closed after ${closedAfter} ms (idle timeout 1 s)`);
+  await waitFor(async () => (await show(quotaSvc, id)).status === 'queued' && storeFiles(quotaSvc).length === before.length);
+  assert.deepEqual(storeFiles(quotaSvc), before);
+  assert.equal((await upload(quotaSvc, id, randomBytes(100))).status, 204);
 });
 
 test('a second upload to an active image is 409 and does not touch its data', async () => {

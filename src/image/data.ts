@@ -114,7 +114,7 @@ export async function uploadImageData(ctx: ImageContext, rc: RequestContext, id:
   let received: Received;
   try {
     received = await receiveData(ctx.hashers, {
-      source: r.stream, tempPath, limit, onLimit, expectedSize: r.contentLength,
+      source: r.stream, tempPath, limit, onLimit, expectedSize: r.contentLength, idleTimeoutMs: ctx.opts.uploadIdleTimeout * 1000,
       hashAlgo: image.os_hash_algo ?? ctx.opts.hashingAlgorithm, inspectAs: image.disk_format,
     });
   } catch (e) {
@@ -204,7 +204,7 @@ export async function stageImageData(ctx: ImageContext, rc: RequestContext, id: 
   const path = stagingPath(ctx, id);
   let size: number;
   try {
-    size = await receivePlain({ source: r.stream, path, limit, onLimit, expectedSize: r.contentLength });
+    size = await receivePlain({ source: r.stream, path, limit, onLimit, expectedSize: r.contentLength, idleTimeoutMs: ctx.opts.uploadIdleTimeout * 1000 });
   } catch (e) {
     await restore(ctx, id, 'uploading');
     if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw conflict(`The image ${id} has data on staging`);

@@ -354,6 +354,8 @@ class ImportTask {
     const first = !this.firstDone && this.method !== 'copy-image';
     const received = await receiveData(ctx.hashers, {
       source: src.stream, tempPath, limit, expectedSize: src.size,
+      // A remote (web-download, glance-download) that stops sending fails the import, as a stalled upload does.
+      idleTimeoutMs: ctx.opts.uploadIdleTimeout * 1000,
       onLimit: (n) => new Error(n > cap ? 'The provided image is too large.' : `Image exceeds the storage quota (${remaining} bytes remaining)`),
       hashAlgo: image.os_hash_algo ?? ctx.opts.hashingAlgorithm, inspectAs: first ? image.disk_format : null,
     });

@@ -118,6 +118,12 @@ export class SocketBody extends EventEmitter {
     this.emit('end');
   }
 
+  /** Ends the connection (a consumer that gives up on the body). */
+  destroy(err?: Error): this {
+    this.sock.destroy(err);
+    return this;
+  }
+
   pause(): this {
     this.paused = true;
     this.sock.pause();

@@ -74,6 +74,25 @@ test('a source that fails midway, or ends before its declared size: rejects, no 
   assert.equal(existsSync(p2), false);
 });
 
+test('a source that stalls: dropped after the idle timeout as truncated, destroyed, no file left', { timeout: 10_000 }, async () => {
+  const p = path();
+  let sent = false;
+  const stalled = new Readable({ read() { if (!sent) { sent = true; this.push(randomBytes(1000)); } } });
+  const t0 = Date.now();
+  await assert.rejects(receiveData(pool, { source: stalled, tempPath: p, limit: Infinity, expectedSize: 5000, idleTimeoutMs: 300, onLimit: () => new Error('limit'), hashAlgo: 'sha512', inspectAs: null }),
+    (e) => e instanceof TruncatedUpload && /no data received for 0.3 s/.test(e.message));
+  assert.ok(Date.now() - t0 >= 290, 'not before the idle time');
+  assert.ok(stalled.destroyed);
+  assert.equal(existsSync(p), false);
+  // A source that keeps delivering, slowly, within the idle time is not dropped.
+  const slow = new Readable({ read() { /* pushed below */ } });
+  const all = randomBytes(4000);
+  let i = 0;
+  const tick = setInterval(() => { if (i < 4) slow.push(all.subarray(i * 1000, ++i * 1000)); else { slow.push(null); clearInterval(tick); } }, 150);
+  const r = await receiveData(pool, { source: slow, tempPath: path(), limit: Infinity, expectedSize: 4000, idleTimeoutMs: 300, onLimit: () => new Error('limit'), hashAlgo: 'sha512', inspectAs: null });
+  assert.equal(r.checksum, createHash('md5').update(all).digest('hex'));
+});
+
 test('inspection rides along: a qcow2 header is seen, its virtual size read', async () => {
   // A minimal qcow2 v3 header: magic, version 3, cluster_bits 16, size 1 GiB.
   const h = Buffer.alloc(1 << 16);

@@ -22,12 +22,17 @@ export class TruncatedUpload extends Error {}
  * Calls onChunk for each chunk of a stream, one at a time (the stream waits while onChunk's
  * promise is pending). A stream that ends early (client gone) rejects with TruncatedUpload; when
  * onChunk throws, the rest of the stream is read and dropped, so a response can still be sent.
+ * With idleMs, a stream that delivers nothing for that long (while nothing of ours is pending) is
+ * destroyed and rejects with TruncatedUpload: a stalled client must not hold an image in `saving`
+ * and its partial file for ever.
  */
-export function consume(stream: Readable, onChunk: (b: Buffer) => void | Promise<void>, expected?: number | null): Promise<number> {
+export function consume(stream: Readable, onChunk: (b: Buffer) => void | Promise<void>, expected?: number | null, idleMs = 0): Promise<number> {
   return new Promise((resolve, reject) => {
     let total = 0;
     let settled = false;
+    const idle = idleMs > 0 ? setTimeout(() => onIdle(), idleMs) : null;
     const cleanup = () => {
+      if (idle) clearTimeout(idle);
       stream.off('data', onData);
       stream.off('end', onEnd);
       stream.off('error', onError);
@@ -45,6 +50,7 @@ export function consume(stream: Readable, onChunk: (b: Buffer) => void | Promise
     // it, and must wait until it is done.
     let pending: Promise<void> | null = null;
     const onData = (chunk: Buffer) => {
+      idle?.refresh();
       total += chunk.length;
       let r: void | Promise<void>;
       try { r = onChunk(chunk); } catch (e) { fail(e as Error, true); return; }
@@ -74,6 +80,12 @@ export function consume(stream: Readable, onChunk: (b: Buffer) => void | Promise
     const onError = (e: Error) => fail(e.message === 'aborted' ? new TruncatedUpload('client aborted the upload') : e, false);
     const onAborted = () => fail(new TruncatedUpload('client aborted the upload'), false);
     const onClose = () => { if (!settled && !ended) setImmediate(() => { if (!settled && !ended) fail(new TruncatedUpload('connection closed during the upload'), false); }); };
+    const onIdle = () => {
+      if (settled) return;
+      if (pending) { idle!.refresh(); return; } // our own writes or hashes hold the stream, not the client
+      fail(new TruncatedUpload(`no data received for ${idleMs / 1000} s`), false);
+      stream.destroy();
+    };
     stream.on('data', onData);
     stream.on('end', onEnd);
     stream.on('error', onError);
@@ -171,6 +183,8 @@ export interface ReceiveOptions {
   inspectAs: string | null;
   /** Write full slots with O_DIRECT when the filesystem allows it (default true). */
   directIo?: boolean;
+  /** Milliseconds the source may deliver nothing before the upload is dropped (0: no limit). */
+  idleTimeoutMs?: number;
 }
 
 export interface Received {
@@ -234,7 +248,7 @@ export async function receiveData(hashers: HashPool, o: ReceiveOptions): Promise
       if (total > o.limit) throw o.onLimit(total);
       inspector?.feed(chunk);
       return place(chunk, 0);
-    }, o.expectedSize);
+    }, o.expectedSize, o.idleTimeoutMs);
     if (fill) flush(slot, fill);
     await Promise.all(inflight.filter(Boolean));
     if (failure) throw failure;
@@ -255,7 +269,7 @@ export async function receiveData(hashers: HashPool, o: ReceiveOptions): Promise
 }
 
 /** Streams a source into a file without hashing (staging), fsync'd; removes it on failure. */
-export async function receivePlain(o: { source: Readable; path: string; limit: number; onLimit: (n: number) => Error; expectedSize?: number | null }): Promise<number> {
+export async function receivePlain(o: { source: Readable; path: string; limit: number; onLimit: (n: number) => Error; expectedSize?: number | null; idleTimeoutMs?: number }): Promise<number> {
   const fh = await open(o.path, 'wx', 0o640);
   let total = 0;
   try {
@@ -263,7 +277,7 @@ export async function receivePlain(o: { source: Readable; path: string; limit: n
       total += chunk.length;
       if (total > o.limit) throw o.onLimit(total);
       await writeAll(fh, chunk);
-    }, o.expectedSize);
+    }, o.expectedSize, o.idleTimeoutMs);
     await fh.datasync();
     await fh.close();
     return total;
