@@ -27,10 +27,15 @@ export async function freePort(): Promise<number> {
   const [lo, hi] = [20000, ephemeralLow() - 1];
   for (let i = 0; i < 50; i++) {
     const port = lo + Math.floor(Math.random() * (hi - lo + 1));
-    if (await canListen(port)) return port;
+    // Never the same port twice in one process: a test cloud draws several ports before it listens
+    // on any, and two equal draws made one of its services fail with EADDRINUSE in CI.
+    if (handedOut.has(port)) continue;
+    if (await canListen(port)) { handedOut.add(port); return port; }
   }
   throw new Error(`no free loopback port in ${lo}-${hi}`);
 }
+
+const handedOut = new Set<number>();
 
 function ephemeralLow(): number {
   try {
