@@ -40,12 +40,17 @@ export function takeSocketBody(req: IncomingMessage, length: number): SocketBody
   if (!kBuffer || !kBufferCb || sock[kBuffer] !== null) return null;
 
   // What the parser already read of the body waits in the request's buffer.
-  const early: Buffer[] = [];
-  for (let b = req.read() as Buffer | null; b !== null; b = req.read() as Buffer | null) early.push(b);
+  const early = readBuffered(req, []);
   parser.unconsume();
   for (const l of sock.listeners('data')) sock.removeListener('data', l as (...a: unknown[]) => void);
   for (const l of sock.listeners('end')) sock.removeListener('end', l as (...a: unknown[]) => void);
   return new SocketBody(req, sock, kBuffer, kBufferCb, early, length);
+}
+
+/** Moves what the request's own buffer holds (bytes the parser pushed) into `into`. */
+function readBuffered(req: IncomingMessage, into: Buffer[]): Buffer[] {
+  for (let b = req.read() as Buffer | null; b !== null; b = req.read() as Buffer | null) into.push(b);
+  return into;
 }
 
 export class SocketBody extends EventEmitter {
@@ -87,7 +92,7 @@ export class SocketBody extends EventEmitter {
 
   /** Bytes the parser pushed into the request come before anything read from the socket since. */
   private drainRequest(): void {
-    for (let b = this.req.read() as Buffer | null; b !== null; b = this.req.read() as Buffer | null) this.early.push(b);
+    readBuffered(this.req, this.early);
   }
 
   private deliver(chunk: Buffer): void {
